@@ -1,0 +1,5 @@
+package ossemu_test
+
+const childEnv = "OSSEMU_TEST_CHILD"
+
+func runChild() {}
