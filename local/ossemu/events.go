@@ -355,5 +355,3 @@ func (d *dispatcher) pendingEvents() int {
 
 // PendingEvents reports how many trigger events wait for delivery.
 func (s *Server) PendingEvents() int { return s.events.pendingEvents() }
-
-

@@ -386,5 +386,3 @@ func (s *Server) postObject(c *call) {
 		c.w.WriteHeader(http.StatusNoContent)
 	}
 }
-
-
