@@ -295,3 +295,9 @@ func (r *recorder) waitFor(t *testing.T, what string, pred func([]invocation) bo
 		}
 	}
 }
+
+func (r *recorder) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.calls)
+}
