@@ -190,7 +190,7 @@ func (s *Server) uploadPart(c *call) {
 		c.fail(s.internal("create part", err))
 		return
 	}
-	if err := d.fill(c.r.Body, maxObjectSize); err != nil {
+	if err := d.fill(c.r.Body, maxObjectSize, c.r.ContentLength); err != nil {
 		d.discard()
 		if errors.Is(err, errTooLarge) {
 			c.fail(errEntityTooLarge)
@@ -264,7 +264,7 @@ func (s *Server) uploadPartCopy(c *call) {
 		c.fail(errNoSuchUpload.with("UploadId", u.ID))
 		return
 	}
-	if err := d.fill(io.NewSectionReader(f, start, length), maxObjectSize); err != nil {
+	if err := d.fill(io.NewSectionReader(f, start, length), maxObjectSize, length); err != nil {
 		d.discard()
 		c.fail(s.internal("copy part", err))
 		return

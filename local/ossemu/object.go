@@ -164,7 +164,7 @@ func (s *Server) receive(c *call, b *bucket, body io.Reader, limit int64) *dataW
 		c.fail(s.internal("create data file", err))
 		return nil
 	}
-	if err := d.fill(body, limit); err != nil {
+	if err := d.fill(body, limit, c.r.ContentLength); err != nil {
 		d.discard()
 		if errors.Is(err, errTooLarge) {
 			c.fail(errEntityTooLarge.with("MaxSizeAllowed", strconv.FormatInt(limit, 10)))
@@ -835,7 +835,7 @@ func (s *Server) appendObject(c *call) {
 		c.fail(s.internal("seek", err))
 		return
 	}
-	if err := d.fill(io.TeeReader(c.r.Body, part), maxObjectSize-pos); err != nil {
+	if err := d.fill(io.TeeReader(c.r.Body, part), maxObjectSize-pos, c.r.ContentLength); err != nil {
 		rollback()
 		if errors.Is(err, errTooLarge) {
 			c.fail(errEntityTooLarge)

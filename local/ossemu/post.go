@@ -317,7 +317,7 @@ func (s *Server) postObject(c *call) {
 		c.fail(s.internal("create data file", err))
 		return
 	}
-	if err := d.fill(f.file, limit); err != nil {
+	if err := d.fill(f.file, limit, c.r.ContentLength); err != nil {
 		d.discard()
 		if errors.Is(err, errTooLarge) {
 			c.fail(errEntityTooLarge.withMessage("Your proposed upload exceeds the maximum allowed size (%d bytes).", limit).with("MaxSizeAllowed", strconv.FormatInt(limit, 10)))

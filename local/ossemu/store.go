@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -470,8 +471,13 @@ var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b
 // errTooLarge reports a body longer than the limit given to fill.
 var errTooLarge = errors.New("body exceeds the size limit")
 
-// fill copies r into the file, up to limit bytes (more is errTooLarge).
-func (d *dataWriter) fill(r io.Reader, limit int64) error {
+// fill copies r into the file, up to limit bytes (more is errTooLarge). sizeHint is the
+// expected length (-1 if unknown): large bodies are hashed in a pipeline, so MD5 — the
+// slowest step, and one OSS's ETags require — runs beside the CRC and the disk write.
+func (d *dataWriter) fill(r io.Reader, limit, sizeHint int64) error {
+	if sizeHint < 0 || sizeHint >= pipelineThreshold {
+		return d.fillPipelined(r, limit)
+	}
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
 	buf := *bp
@@ -495,6 +501,102 @@ func (d *dataWriter) fill(r io.Reader, limit int64) error {
 			return err
 		}
 	}
+}
+
+const (
+	pipelineThreshold = 2 << 20
+	pipelineChunk     = 1 << 20
+	pipelineDepth     = 4 // chunks in flight per upload: memory stays at 4 MiB per large upload
+)
+
+var pipelineBufs = sync.Pool{New: func() any { b := make([]byte, pipelineChunk); return &b }}
+
+// chunk is one buffer on its way through the MD5 and the CRC+write stages.
+type chunk struct {
+	buf  *[]byte
+	n    int
+	refs atomic.Int32
+}
+
+// fillPipelined reads r in chunks; one goroutine feeds MD5, another CRC64 and the file.
+// Each chunk goes back to the free list when both have seen it.
+func (d *dataWriter) fillPipelined(r io.Reader, limit int64) error {
+	free := make(chan *chunk, pipelineDepth)
+	for range pipelineDepth {
+		free <- &chunk{buf: pipelineBufs.Get().(*[]byte)}
+	}
+	defer func() {
+		for range pipelineDepth {
+			c := <-free
+			pipelineBufs.Put(c.buf)
+		}
+	}()
+	release := func(c *chunk) {
+		if c.refs.Add(-1) == 0 {
+			free <- c
+		}
+	}
+	toMD5 := make(chan *chunk, pipelineDepth)
+	toDisk := make(chan *chunk, pipelineDepth)
+	var writeErr atomic.Pointer[error]
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for c := range toMD5 {
+			d.md5.Write((*c.buf)[:c.n])
+			release(c)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for c := range toDisk {
+			if writeErr.Load() == nil {
+				d.crc.Write((*c.buf)[:c.n])
+				if _, err := d.f.Write((*c.buf)[:c.n]); err != nil {
+					writeErr.Store(&err)
+				}
+			}
+			release(c)
+		}
+	}()
+	var err error
+	for err == nil {
+		if p := writeErr.Load(); p != nil {
+			err = *p
+			break
+		}
+		c := <-free
+		var n int
+		n, err = io.ReadFull(r, *c.buf)
+		if err == io.ErrUnexpectedEOF {
+			err = io.EOF
+		}
+		if n == 0 {
+			free <- c
+			continue
+		}
+		if d.n+int64(n) > limit {
+			free <- c
+			err = errTooLarge
+			break
+		}
+		d.n += int64(n)
+		c.n = n
+		c.refs.Store(2)
+		toMD5 <- c
+		toDisk <- c
+	}
+	close(toMD5)
+	close(toDisk)
+	wg.Wait()
+	if p := writeErr.Load(); p != nil {
+		return *p
+	}
+	if err == io.EOF {
+		return nil
+	}
+	return err
 }
 
 // finish flushes the file to disk; the data is then ready to be committed.
