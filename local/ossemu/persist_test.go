@@ -186,3 +186,34 @@ func TestConcurrentWritersReadersSeeWholeVersions(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestVirtualHostedStyle: for a host-name endpoint the SDK puts the bucket in the host
+// (bucket.host/key); browsers resolve bucket.localhost to loopback.
+func TestVirtualHostedStyle(t *testing.T) {
+	emu, _ := inproc(t, t.TempDir(), nil)
+	defer emu.Close()
+	for name, opts := range authVersions() {
+		for _, endpoint := range []string{"http://oss.local", "http://localhost:9100"} {
+			c, err := oss.New(endpoint, testAK, testSecret, append([]oss.ClientOption{oss.HTTPClient(emu.HTTPClient()), oss.Region("cn-hangzhou")}, opts...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := c.Bucket("keep")
+			key := "vhost/" + name + "/a b+c.txt"
+			var rh http.Header
+			put(t, b, key, []byte(endpoint), oss.GetResponseHeader(&rh))
+			if got := getAll(t, b, key); string(got) != endpoint {
+				t.Fatalf("%s %s: got %q", name, endpoint, got)
+			}
+			res, err := b.ListObjectsV2(oss.Prefix("vhost/" + name + "/"))
+			if err != nil || len(res.Objects) == 0 {
+				t.Fatalf("%s %s listing: %v %v", name, endpoint, res, err)
+			}
+		}
+	}
+	// An unknown bucket under .localhost is NoSuchBucket, not a path-style guess.
+	c, _ := oss.New("http://localhost:9100", testAK, testSecret, oss.HTTPClient(emu.HTTPClient()))
+	b, _ := c.Bucket("nope-bucket")
+	_, err := b.GetObject("x")
+	svcErr(t, err, 404, "NoSuchBucket")
+}

@@ -7,8 +7,8 @@
 // is handed to fcemu as an async invocation carrying the event JSON OSS would send.
 //
 // It serves one endpoint for all buckets, path-style (http://127.0.0.1:9100/bucket/key, what the
-// SDK uses for an IP endpoint) or virtual-hosted under *.localhost
-// (http://bucket.localhost:9100/key).
+// SDK uses for an IP endpoint) or virtual-hosted (http://bucket.localhost:9100/key, or any host
+// name whose first label is a bucket, which is what the SDK builds for a host-name endpoint).
 package ossemu
 
 import (
@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -277,7 +278,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.fail(errInvalidArgument.withMessage("The query string is not valid: %v", err))
 		return
 	}
-	c.bucket, c.key = splitTarget(r)
+	c.bucket, c.key = s.splitTarget(r)
 	if c.bucket != "" && !validBucketName(c.bucket) {
 		c.fail(errInvalidBucketName.with("BucketName", c.bucket))
 		return
@@ -294,16 +295,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.route(c)
 }
 
-// splitTarget finds the bucket and key: from a *.localhost host name (virtual-hosted style)
-// or from the first path segment (path style, what the SDK uses for IP endpoints).
-func splitTarget(r *http.Request) (bucket, key string) {
+// splitTarget finds the bucket and key. Virtual-hosted style (bucket.host/key, the SDK's
+// default for host names) is recognised when the host name's first label is a bucket, or the
+// host is under .localhost (browsers resolve *.localhost to loopback); otherwise the first
+// path segment is the bucket (path style, what the SDK uses for IP endpoints).
+func (s *Server) splitTarget(r *http.Request) (bucket, key string) {
 	p := strings.TrimPrefix(r.URL.Path, "/")
-	host := r.Host
-	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.Contains(host[i:], "]") {
-		host = host[:i]
+	host := strings.ToLower(r.Host)
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
 	}
-	if b, ok := strings.CutSuffix(strings.ToLower(host), ".localhost"); ok && b != "" && !strings.Contains(b, ".") {
-		return b, p
+	if first, rest, ok := strings.Cut(host, "."); ok && net.ParseIP(host) == nil && rest != "" {
+		if rest == "localhost" || (validBucketName(first) && s.bucket(first) != nil) {
+			return first, p
+		}
 	}
 	bucket, key, _ = strings.Cut(p, "/")
 	return bucket, key
