@@ -404,10 +404,10 @@ func (s *Server) routeBucket(c *call) {
 			s.putBucketACL(c)
 		case c.has("cors"):
 			s.putBucketCORS(c)
-		case len(c.q) == 0:
-			s.putBucket(c)
-		default:
+		case hasAnySubresource(c.q):
 			c.fail(errNotImplemented)
+		default:
+			s.putBucket(c)
 		}
 	case http.MethodGet:
 		switch {
@@ -447,14 +447,24 @@ func (s *Server) routeBucket(c *call) {
 		switch {
 		case c.has("cors"):
 			s.deleteBucketCORS(c)
-		case len(c.q) == 0:
-			s.deleteBucket(c)
-		default:
+		case hasAnySubresource(c.q):
 			c.fail(errNotImplemented)
+		default:
+			s.deleteBucket(c)
 		}
 	default:
 		c.fail(errMethodNotAllowed)
 	}
+}
+
+// hasAnySubresource reports a sub-resource parameter (presigned URLs add only others).
+func hasAnySubresource(q url.Values) bool {
+	for k := range q {
+		if signedSubresource[k] && k != "security-token" {
+			return true
+		}
+	}
+	return false
 }
 
 // hasAnyOtherSubresource reports a bucket sub-resource this emulator does not implement
