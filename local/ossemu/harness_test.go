@@ -9,8 +9,10 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -77,7 +79,56 @@ func TestMain(m *testing.M) {
 		shared.emu.Close()
 		os.RemoveAll(shared.dataDir)
 	}
+	if shared != nil && shared.real {
+		shared.cleanReal()
+	}
 	os.Exit(code)
+}
+
+// TestAgainstRealOSS only reports which target the contract tests used.
+func TestAgainstRealOSS(t *testing.T) {
+	if os.Getenv("OSS_TEST_ENDPOINT") == "" {
+		t.Skip("OSS_TEST_ENDPOINT, OSS_TEST_ACCESS_KEY_ID, OSS_TEST_ACCESS_KEY_SECRET and OSS_TEST_BUCKET are not set: the contract tests ran against the emulator only")
+	}
+	t.Logf("contract tests ran against %s, bucket %s, prefix %s", tgt(t).endpoint, tgt(t).bucket, tgt(t).prefix)
+}
+
+// cleanReal removes what the run left under its prefix in a real bucket.
+func (tg *target) cleanReal() {
+	c, err := oss.New(tg.endpoint, tg.ak, tg.secret, oss.Region(tg.region))
+	if err != nil {
+		return
+	}
+	b, err := c.Bucket(tg.bucket)
+	if err != nil {
+		return
+	}
+	for token := ""; ; {
+		opts := []oss.Option{oss.Prefix(tg.prefix), oss.MaxKeys(1000)}
+		if token != "" {
+			opts = append(opts, oss.ContinuationToken(token))
+		}
+		res, err := b.ListObjectsV2(opts...)
+		if err != nil {
+			return
+		}
+		var keys []string
+		for _, o := range res.Objects {
+			keys = append(keys, o.Key)
+		}
+		if len(keys) > 0 {
+			b.DeleteObjects(keys, oss.DeleteObjectsQuiet(true))
+		}
+		if !res.IsTruncated {
+			break
+		}
+		token = res.NextContinuationToken
+	}
+	if lu, err := b.ListMultipartUploads(oss.Prefix(tg.prefix)); err == nil {
+		for _, u := range lu.Uploads {
+			b.AbortMultipartUpload(oss.InitiateMultipartUploadResult{Bucket: tg.bucket, Key: u.Key, UploadID: u.UploadID})
+		}
+	}
 }
 
 // tgt returns the shared target, starting the emulator on first use.
@@ -130,6 +181,16 @@ func (tg *target) needEmulator(t *testing.T, why string) {
 	if tg.real {
 		t.Skipf("against real OSS: skipped, needs the emulator (%s)", why)
 	}
+}
+
+// bucketURL is where a browser form posts: path style for an IP endpoint, the bucket's own
+// host name otherwise (real OSS).
+func (tg *target) bucketURL() string {
+	u, err := url.Parse(tg.endpoint)
+	if err != nil || net.ParseIP(u.Hostname()) != nil || u.Hostname() == "localhost" {
+		return tg.endpoint + "/" + tg.bucket
+	}
+	return u.Scheme + "://" + tg.bucket + "." + u.Host
 }
 
 // key returns a key under this run's prefix.

@@ -100,10 +100,7 @@ func (tg *target) v4Sign(t *testing.T, exp time.Time, pin bool, conditions ...an
 func TestPostObjectPolicies(t *testing.T) {
 	tg := tgt(t)
 	b := tg.bkt(t)
-	url := tg.endpoint + "/" + tg.bucket
-	if tg.real {
-		url = "https://" + tg.bucket + "." + strings.TrimPrefix(strings.TrimPrefix(tg.endpoint, "https://"), "http://")
-	}
+	url := tg.bucketURL()
 	for _, version := range []string{"v1", "v4"} {
 		t.Run(version, func(t *testing.T) {
 			sign := tg.v1Form
