@@ -52,7 +52,9 @@ func newTokenCache(size int) *tokenCache {
 	return c
 }
 
-func (c *tokenCache) shard(k [sha256.Size]byte) *cacheShard { return &c.shards[k[0]%byte(len(c.shards))] }
+func (c *tokenCache) shard(k [sha256.Size]byte) *cacheShard {
+	return &c.shards[k[0]%byte(len(c.shards))]
+}
 
 func (c *tokenCache) get(k [sha256.Size]byte) (cachedToken, bool) {
 	s := c.shard(k)
