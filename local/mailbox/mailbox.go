@@ -108,9 +108,9 @@ type Mailbox struct {
 	// listeners are closed by Close too: a server whose Serve goroutine has not started yet
 	// does not know its listener.
 	listeners []net.Listener
-	addr    string
-	tlsAddr string
-	store   *diskStore // nil without Dir
+	addr      string
+	tlsAddr   string
+	store     *diskStore // nil without Dir
 
 	mu      sync.Mutex
 	entries []*entry      // oldest first
