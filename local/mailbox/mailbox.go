@@ -140,6 +140,11 @@ func Start(ctx context.Context, opts Options) (*Mailbox, error) {
 			return nil, fmt.Errorf("mailbox: unsupported AUTH mechanism %q (PLAIN or LOGIN)", mech)
 		}
 	}
+	for _, addr := range []string{opts.Addr, opts.TLSAddr} {
+		if err := checkLoopback(addr); err != nil {
+			return nil, err
+		}
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
@@ -213,6 +218,23 @@ func Start(ctx context.Context, opts Options) (*Mailbox, error) {
 	context.AfterFunc(ctx, func() { m.Close() })
 	m.log.Info("mailbox listening", "addr", m.addr, "tls_addr", m.tlsAddr, "starttls", opts.STARTTLS, "auth", opts.Username != "")
 	return m, nil
+}
+
+// checkLoopback refuses to listen beyond this machine: the sink takes any credentials over
+// plain text and shows every message to whoever asks (docs/architecture.md: everything local
+// binds to 127.0.0.1).
+func checkLoopback(addr string) error {
+	if addr == "" {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("mailbox: address %q: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("mailbox: address %q: the mail sink only listens on loopback (127.0.0.1)", addr)
+	}
+	return nil
 }
 
 // Addr is the plain SMTP listener's address.

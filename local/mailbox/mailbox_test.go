@@ -506,6 +506,11 @@ func TestStartErrors(t *testing.T) {
 	if _, err := Start(context.Background(), Options{Addr: m.Addr(), Logger: quiet}); err == nil || !strings.Contains(err.Error(), m.Addr()) {
 		t.Fatalf("second mailbox on a taken port: %v", err)
 	}
+	for _, addr := range []string{"0.0.0.0:2525", ":2525", "192.0.2.1:2525", "example.com:2525"} {
+		if _, err := Start(context.Background(), Options{Addr: addr, Logger: quiet}); err == nil || !strings.Contains(err.Error(), "loopback") {
+			t.Fatalf("Start on %s: %v, want a loopback-only refusal", addr, err)
+		}
+	}
 	if _, err := Start(context.Background(), Options{Addr: "127.0.0.1:0", Username: "u", Logger: quiet}); err == nil {
 		t.Fatal("username without password accepted")
 	}
