@@ -21,6 +21,9 @@ type recorder struct {
 	status int
 	bytes  int64
 	route  string
+	// routed says the Router decided (route is "" when nothing matched), so Logger does not
+	// fall back to r.Pattern, which would name the Router's catch-all.
+	routed bool
 }
 
 var recorderPool = sync.Pool{New: func() any { return new(recorder) }}
@@ -91,7 +94,7 @@ func Logger(next http.Handler) http.Handler {
 				status = http.StatusOK
 			}
 			route := rec.route
-			if route == "" {
+			if !rec.routed {
 				route = r.Pattern
 			}
 			bytes := rec.bytes

@@ -73,7 +73,7 @@ func (rt *Router) Handle(pattern string, h http.Handler, mw ...Middleware) {
 		// Tell the access log which route served, even if a middleware replaced r (and with
 		// it the r.Pattern the mux set).
 		if rec := findRecorder(w); rec != nil {
-			rec.route = pattern
+			rec.route, rec.routed = pattern, true
 		}
 		inner.ServeHTTP(w, r)
 	}))
@@ -108,6 +108,9 @@ func parseRoute(pattern string) (Route, error) {
 // noRoute answers requests no route matched: 405 with Allow when the path exists under other
 // methods, else 404. This is the error path, so probing the mux once per method is fine.
 func (rt *Router) noRoute(w http.ResponseWriter, r *http.Request) {
+	if rec := findRecorder(w); rec != nil {
+		rec.routed = true
+	}
 	var allow []string
 	for _, m := range rt.methods {
 		probe := &http.Request{Method: m, URL: r.URL, Host: r.Host, Header: http.Header{}}

@@ -87,6 +87,9 @@ func TestRouterMatching(t *testing.T) {
 	for _, l := range takeLogs() {
 		if l["msg"] == "request" {
 			statuses = append(statuses, l["status"])
+			if l["route"] != "" {
+				t.Errorf("unmatched request logged with route %q", l["route"])
+			}
 		}
 	}
 	if fmt.Sprint(statuses) != "[404 405 405]" {
@@ -144,5 +147,16 @@ func TestRecover(t *testing.T) {
 	}
 	if n := strings.Count(fmt.Sprint(takeLogs()), "panicked"); n != 1 {
 		t.Errorf("late panic logged %d times", n)
+	}
+}
+
+// TestLoggerStandalone: outside a Router, Logger names the route from the ServeMux pattern.
+func TestLoggerStandalone(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /p/{id}", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
+	takeLogs()
+	get(Logger(mux), "/p/1")
+	if l := findLog(takeLogs(), "request"); l == nil || l["route"] != "GET /p/{id}" || l["status"] != float64(204) {
+		t.Errorf("access log %v", l)
 	}
 }
