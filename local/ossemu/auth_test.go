@@ -100,7 +100,11 @@ func TestPresignedURLs(t *testing.T) {
 					q := u.Query()
 					for _, p := range []string{"Signature", "x-oss-signature"} {
 						if v := q.Get(p); v != "" {
-							q.Set(p, "A"+v[1:])
+							first := "A"
+							if v[0] == 'A' {
+								first = "B"
+							}
+							q.Set(p, first+v[1:])
 						}
 					}
 					u.RawQuery = q.Encode()

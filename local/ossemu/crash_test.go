@@ -221,6 +221,9 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 func TestMultipart1GiBBoundedMemory(t *testing.T) {
 	tg := tgt(t)
 	tg.needEmulator(t, "measures the server's memory")
+	if testing.Short() {
+		t.Skip("-short: skips moving 1 GiB")
+	}
 	ch := startChild(t, t.TempDir())
 	c, err := oss.New(ch.endpoint, testAK, testSecret)
 	if err != nil {
