@@ -267,7 +267,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			c.fail(errInternal)
 		}
 		s.log.Debug("oss request", "method", r.Method, "url", r.URL.String(), "status", c.status,
-			"request_id", c.id, "duration", time.Since(start))
+			"request_id", c.id, "signed", c.owner, "duration", time.Since(start))
 	}()
 	if s.closed.Load() {
 		c.fail(errServiceClosed)

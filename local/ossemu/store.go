@@ -382,6 +382,9 @@ func (s *Server) commit(b *bucket, o *object, check commitCheck) (*object, *apiE
 	}
 	b.usage.replace(s.now(), old, o)
 	b.mu.Unlock()
+	// The data file was fsynced before, the metadata file too; fsyncing the metadata's
+	// directory makes the rename durable. On journalling file systems (ext4, xfs) that commit
+	// also carries the data file's earlier directory entry, so one directory fsync suffices.
 	if err := s.syncDir(filepath.Dir(path)); err != nil {
 		s.log.Warn("ossemu: fsync directory", "err", err)
 	}
