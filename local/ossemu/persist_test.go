@@ -217,3 +217,29 @@ func TestVirtualHostedStyle(t *testing.T) {
 	_, err := b.GetObject("x")
 	svcErr(t, err, 404, "NoSuchBucket")
 }
+
+func TestDefaultCORSForStartupBuckets(t *testing.T) {
+	emu, err := ossemu.Open(ossemu.Options{AccessKeyID: testAK, AccessKeySecret: testSecret, DataDir: t.TempDir(),
+		Buckets: []string{"media"}, NoSync: true,
+		CORS: []ossemu.CORSRule{{AllowedOrigin: []string{"http://localhost:5173"}, AllowedMethod: []string{"PUT", "POST"}, AllowedHeader: []string{"*"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emu.Close()
+	req, _ := http.NewRequest("OPTIONS", "http://127.0.0.1:9100/media/uploads/x", nil)
+	req.Header.Set("Origin", "http://localhost:5173")
+	req.Header.Set("Access-Control-Request-Method", "PUT")
+	req.Header.Set("Access-Control-Request-Headers", "content-type")
+	resp, err := emu.HTTPClient().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Access-Control-Allow-Origin") != "http://localhost:5173" {
+		t.Fatalf("preflight on a start-up bucket: %d %v", resp.StatusCode, resp.Header)
+	}
+	if _, err := ossemu.Open(ossemu.Options{AccessKeyID: "a", AccessKeySecret: "b", DataDir: t.TempDir(),
+		CORS: []ossemu.CORSRule{{AllowedOrigin: []string{"*"}, AllowedMethod: []string{"PATCH"}}}}); err == nil {
+		t.Fatal("a CORS rule with PATCH was accepted")
+	}
+}
