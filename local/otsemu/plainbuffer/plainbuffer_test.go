@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
-	"github.com/golang/protobuf/proto"
 	pb "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore/otsprotocol"
+	"github.com/golang/protobuf/proto"
 
 	"vodfc.dev/local/otsemu/plainbuffer"
 )
