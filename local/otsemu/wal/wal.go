@@ -56,7 +56,7 @@ type Log struct {
 	flushed  uint64 // last sequence number on disk
 	err      error  // sticky write error
 	closed   bool
-	stopped  bool // the flusher has exited
+	stopped  bool      // the flusher has exited
 	segments []segment // oldest first; the last one is open for appending
 	written  int64     // bytes appended since Open (for checkpoint policy)
 
