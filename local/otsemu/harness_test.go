@@ -328,3 +328,11 @@ func marshal(t testing.TB, m proto.Message) []byte {
 func getRowRequest(table string, pk *tablestore.PrimaryKey) *pb.GetRowRequest {
 	return &pb.GetRowRequest{TableName: proto.String(table), PrimaryKey: pk.Build(false)}
 }
+
+func batchGetNoVersion(table string) []byte {
+	b, _ := proto.Marshal(&pb.BatchGetRowRequest{Tables: []*pb.TableInBatchGetRowRequest{{
+		TableName:  proto.String(table),
+		PrimaryKey: [][]byte{pk1("id", int64(1)).Build(false)},
+	}}})
+	return b
+}

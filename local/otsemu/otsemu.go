@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"math"
 	mrand "math/rand/v2"
+	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -78,6 +79,7 @@ type Server struct {
 	snapshotSeq   uint64     // log records <= this are in the current snapshot
 	snapshotBytes int64      // wal.Written() when the last snapshot was taken
 
+	lock   *os.File // flock on DataDir/LOCK
 	stop   chan struct{}
 	wg     sync.WaitGroup
 	closed atomic.Bool
@@ -135,10 +137,11 @@ func (s *Server) Close() error {
 	}
 	err := s.snapshot()
 	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
 	if cerr := s.wal.Close(); err == nil {
 		err = cerr
 	}
+	s.writeMu.Unlock()
+	s.unlockDir()
 	return err
 }
 

@@ -299,6 +299,15 @@ func (s *Server) recover() error {
 	if err := os.MkdirAll(s.opts.DataDir, 0o755); err != nil {
 		return fmt.Errorf("otsemu: data directory: %w", err)
 	}
+	if err := s.lockDir(); err != nil {
+		return err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			s.unlockDir()
+		}
+	}()
 	seqs, err := s.snapshots()
 	if err != nil {
 		return fmt.Errorf("otsemu: data directory: %w", err)
@@ -321,6 +330,7 @@ func (s *Server) recover() error {
 	for _, t := range s.tables {
 		t.lastSeq = 0
 	}
+	ok = true
 	s.log.Info("otsemu: recovered", "dir", s.opts.DataDir, "tables", len(s.tables), "snapshot_seq", s.snapshotSeq, "log_seq", l.LastSeq())
 	return nil
 }
