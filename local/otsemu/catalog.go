@@ -182,7 +182,7 @@ func validateCreate(req *pb.CreateTableRequest) (*table, *apiError) {
 		t.opt.deviation = defaultDeviationSec
 	}
 	cu := req.GetReservedThroughput().GetCapacityUnit()
-	if cu.Read == nil || cu.Write == nil {
+	if cu == nil || cu.Read == nil || cu.Write == nil {
 		return nil, invalid("Both read and write capacity units of the reserved throughput are required.")
 	}
 	if e := checkCU(cu); e != nil {
@@ -252,13 +252,14 @@ func (s *Server) createTable(req *pb.CreateTableRequest) (proto.Message, *apiErr
 		s.catalogMu.Unlock()
 		return nil, errorf(CodeQuotaExhausted, "Number of tables exceeds the quota:%d.", maxTables)
 	}
-	s.tables[t.name] = t
 	seq, err := s.logRecord(encodeTableRecord(recCreateTable, t))
-	t.lastSeq = seq
-	s.catalogMu.Unlock()
 	if err != nil {
+		s.catalogMu.Unlock()
 		return nil, err
 	}
+	t.lastSeq = seq
+	s.tables[t.name] = t
+	s.catalogMu.Unlock()
 	if e := s.durable(seq); e != nil {
 		return nil, e
 	}
@@ -290,14 +291,16 @@ func (s *Server) deleteTable(req *pb.DeleteTableRequest) (proto.Message, *apiErr
 		return nil, errNoTable
 	}
 	t.mu.Lock()
+	seq, err := s.logRecord(encodeNameRecord(recDeleteTable, name))
+	if err != nil {
+		t.mu.Unlock()
+		s.catalogMu.Unlock()
+		return nil, err
+	}
 	t.dropped = true
 	t.mu.Unlock()
 	delete(s.tables, name)
-	seq, err := s.logRecord(encodeNameRecord(recDeleteTable, name))
 	s.catalogMu.Unlock()
-	if err != nil {
-		return nil, err
-	}
 	if e := s.durable(seq); e != nil {
 		return nil, e
 	}
@@ -348,7 +351,7 @@ func (s *Server) updateTable(req *pb.UpdateTableRequest) (proto.Message, *apiErr
 	}
 	cu := req.GetReservedThroughput().GetCapacityUnit()
 	if req.ReservedThroughput != nil {
-		if cu.Read == nil && cu.Write == nil {
+		if cu == nil || (cu.Read == nil && cu.Write == nil) {
 			return nil, invalid("The reserved throughput to update sets neither read nor write capacity units.")
 		}
 		if e := checkCU(cu); e != nil {
@@ -373,6 +376,7 @@ func (s *Server) updateTable(req *pb.UpdateTableRequest) (proto.Message, *apiErr
 			return nil, e
 		}
 	}
+	prevOpt, prevRead, prevWrite, prevInc, prevDec := t.opt, t.readCU, t.writeCU, t.lastIncrease, t.lastDecrease
 	t.opt = next
 	if req.ReservedThroughput != nil {
 		now := s.now().Unix()
@@ -392,7 +396,9 @@ func (s *Server) updateTable(req *pb.UpdateTableRequest) (proto.Message, *apiErr
 		}
 	}
 	seq, err := s.logRecord(encodeTableRecord(recUpdateTable, t))
-	if err == nil {
+	if err != nil { // the log refused the change: undo it
+		t.opt, t.readCU, t.writeCU, t.lastIncrease, t.lastDecrease = prevOpt, prevRead, prevWrite, prevInc, prevDec
+	} else {
 		t.lastSeq = seq
 	}
 	resp := &pb.UpdateTableResponse{

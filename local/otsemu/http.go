@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"net/http"
 	"runtime/debug"
@@ -50,24 +51,25 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}()
 		out, signed, apiErr = s.serve(r, action)
 	}()
+	// Headers are stored under their canonical keys directly: this runs for every request.
 	h := w.Header()
-	h.Set("x-ots-requestid", reqID)
-	h.Set("x-ots-date", time.Now().UTC().Format("2006-01-02T15:04:05.000Z"))
-	h.Set("x-ots-contenttype", "protocol buffer")
-	h.Set("Content-Type", "application/x-protobuf")
+	h["X-Ots-Requestid"] = []string{reqID}
+	h["X-Ots-Date"] = []string{s.httpDate()}
+	h["X-Ots-Contenttype"] = []string{"protocol buffer"}
+	h["Content-Type"] = []string{"application/x-protobuf"}
 	status := http.StatusOK
 	if apiErr != nil {
 		status = apiErr.status
 		out, _ = proto.Marshal(&pb.Error{Code: proto.String(apiErr.code), Message: proto.String(apiErr.message)})
 	}
 	sum := md5.Sum(out)
-	h.Set("x-ots-contentmd5", base64.StdEncoding.EncodeToString(sum[:]))
+	h["X-Ots-Contentmd5"] = []string{base64.StdEncoding.EncodeToString(sum[:])}
 	if signed {
 		// Responses are signed like requests (the Java and Python SDKs verify it), with the
 		// secret of the key that signed the request.
-		h.Set("Authorization", "OTS "+s.opts.AccessKeyID+":"+s.responseSignature(h, action))
+		h["Authorization"] = []string{"OTS " + s.opts.AccessKeyID + ":" + s.responseSignature(h, action)}
 	}
-	h.Set("Content-Length", strconv.Itoa(len(out)))
+	h["Content-Length"] = []string{strconv.Itoa(len(out))}
 	w.WriteHeader(status)
 	w.Write(out)
 	if apiErr != nil {
@@ -159,22 +161,57 @@ func (s *Server) authenticate(r *http.Request, action string, body []byte) *apiE
 
 // otsHeaderLines returns "name:value\n" for every x-ots-* header except the signature, sorted.
 func otsHeaderLines(h http.Header) string {
-	var lines []string
+	var buf [12]string
+	lines := buf[:0]
+	n := 0
 	for k, vs := range h {
-		lk := strings.ToLower(k)
-		if !strings.HasPrefix(lk, "x-ots-") || lk == "x-ots-signature" || len(vs) == 0 {
+		if len(k) < 6 || !strings.EqualFold(k[:6], "x-ots-") || len(vs) == 0 {
 			continue
 		}
-		lines = append(lines, lk+":"+strings.TrimSpace(vs[0])+"\n")
+		lk := strings.ToLower(k)
+		if lk == "x-ots-signature" {
+			continue
+		}
+		line := lk + ":" + strings.TrimSpace(vs[0]) + "\n"
+		n += len(line)
+		lines = append(lines, line)
 	}
 	slices.Sort(lines)
-	return strings.Join(lines, "")
+	var b strings.Builder
+	b.Grow(n)
+	for _, l := range lines {
+		b.WriteString(l)
+	}
+	return b.String()
 }
 
 func (s *Server) hmac(text string) string {
-	m := hmac.New(sha1.New, []byte(s.opts.AccessKeySecret))
+	m, _ := s.macs.Get().(hash.Hash)
+	if m == nil {
+		m = hmac.New(sha1.New, []byte(s.opts.AccessKeySecret))
+	}
+	m.Reset()
 	io.WriteString(m, text)
-	return base64.StdEncoding.EncodeToString(m.Sum(nil))
+	var sum [sha1.Size]byte
+	out := base64.StdEncoding.EncodeToString(m.Sum(sum[:0]))
+	s.macs.Put(m)
+	return out
+}
+
+// httpDate formats the wall clock for x-ots-date, once per second.
+func (s *Server) httpDate() string {
+	now := time.Now().Unix()
+	if d := s.date.Load(); d != nil && d.unix == now {
+		return d.text
+	}
+	d := &cachedDate{unix: now, text: time.Unix(now, 0).UTC().Format("2006-01-02T15:04:05.000Z")}
+	s.date.Store(d)
+	return d.text
+}
+
+type cachedDate struct {
+	unix int64
+	text string
 }
 
 // requestSignature: "/Action\nPOST\n\n" followed by the canonical x-ots headers.

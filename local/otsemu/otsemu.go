@@ -65,6 +65,8 @@ type Server struct {
 
 	reqPrefix uint32
 	reqSeq    atomic.Uint64
+	macs      sync.Pool // keyed HMAC-SHA1 hashes
+	date      atomic.Pointer[cachedDate]
 
 	// writeMu is held shared by every mutation from applying it in memory until its log
 	// record is appended, and exclusively by a snapshot, which therefore sees exactly the

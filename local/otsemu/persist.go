@@ -606,17 +606,19 @@ func (s *Server) purgeKeys(t *table, keys [][]byte) int {
 		if !ok || !rt.purgeable(r) {
 			continue
 		}
-		var rec []byte
-		if p := rt.purged(r); p != nil {
-			t.rows.Set(k, p)
+		p := rt.purged(r)
+		rec := encodeKeyRecord(recDeleteRow, t.name, r.pk)
+		if p != nil {
 			rec = encodeRowRecord(recPutRow, t.name, p)
-		} else {
-			t.rows.Delete(k)
-			rec = encodeKeyRecord(recDeleteRow, t.name, r.pk)
 		}
 		seq, e := s.logRecord(rec)
 		if e != nil {
 			return n
+		}
+		if p != nil {
+			t.rows.Set(k, p)
+		} else {
+			t.rows.Delete(k)
 		}
 		if seq != 0 {
 			t.lastSeq = seq

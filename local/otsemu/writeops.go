@@ -319,25 +319,29 @@ func (s *Server) apply(t *table, w *rowWrite) (writeResult, *apiError) {
 		}
 	}
 
+	// Log first: if the log refuses the record, the change is not applied either.
+	var res writeResult
 	var rec []byte
 	switch {
 	case next != nil:
-		t.rows.Set(key, next)
 		rec = encodeRowRecord(recPutRow, t.name, next)
 	case old != nil:
-		t.rows.Delete(key)
 		rec = encodeKeyRecord(recDeleteRow, t.name, pk)
 	}
-	if auto {
-		t.autoInc = autoValue
-	}
-	var res writeResult
 	if rec != nil {
 		seq, e := s.logRecord(rec)
 		if e != nil {
 			return writeResult{}, e
 		}
 		t.lastSeq, res.seq = seq, seq
+		if next != nil {
+			t.rows.Set(key, next)
+		} else {
+			t.rows.Delete(key)
+		}
+	}
+	if auto {
+		t.autoInc = autoValue
 	}
 
 	var readCU int32

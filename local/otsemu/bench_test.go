@@ -1,0 +1,131 @@
+package otsemu_test
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"testing"
+
+	"github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
+
+	"vodfc.dev/local/otsemu"
+)
+
+// Benchmarks drive the emulator through the real SDK, in-process (TableStoreConfig.Transport)
+// and over loopback TCP, in memory and with a durable (fsync'd) data directory. Results and
+// the command are recorded in docs/benchmarks.md.
+//
+//	go test -run '^$' -bench . -benchtime 2s ./local/otsemu/
+
+// benchTarget starts an emulator (memory or durable) and returns a target for it, in-process
+// or over loopback, with a table of 10,000 rows.
+func benchTarget(b *testing.B, durable, loopback bool) (*target, string) {
+	b.Helper()
+	opts := otsemu.Options{AccessKeyID: testKeyID, AccessKeySecret: testSecret, Instance: testInst}
+	if durable {
+		opts.DataDir = b.TempDir()
+	}
+	s, err := otsemu.Open(opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	tg := &target{endpoint: "http://otsemu.invalid", instance: testInst, keyID: testKeyID, secret: testSecret, rt: s.Transport(), emu: s}
+	if loopback {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		srv := &http.Server{Handler: s}
+		go srv.Serve(ln)
+		b.Cleanup(func() { srv.Close() })
+		tg.endpoint, tg.rt = "http://"+ln.Addr().String(), nil
+	}
+	name := tg.newTable(b, []pkDef{{"id", tablestore.PrimaryKeyType_STRING, false}}, tableOpts{})
+	// Preload through the in-process transport: the fastest way, and not what is measured.
+	pre := &target{endpoint: "http://otsemu.invalid", instance: testInst, keyID: testKeyID, secret: testSecret, rt: s.Transport()}
+	c := pre.client(0)
+	for start := 0; start < 10000; start += 200 {
+		req := &tablestore.BatchWriteRowRequest{}
+		for i := start; i < start+200; i++ {
+			p := &tablestore.PutRowChange{TableName: name, PrimaryKey: pk1("id", fmt.Sprintf("row%08d", i))}
+			p.AddColumn("title", "a video title of ordinary length")
+			p.AddColumn("views", int64(i))
+			p.SetCondition(tablestore.RowExistenceExpectation_IGNORE)
+			req.AddRowChange(p)
+		}
+		must[*tablestore.BatchWriteRowResponse](b)(c.BatchWriteRow(req))
+	}
+	return tg, name
+}
+
+// BenchmarkOps reports rows/s for each operation, storage and transport. Every run uses
+// RunParallel (GOMAXPROCS goroutines, each with its own SDK client).
+func BenchmarkOps(b *testing.B) {
+	ops := []struct {
+		name    string
+		perCall int
+		call    func(c *tablestore.TableStoreClient, table string, i int64) error
+	}{
+		{"PutRow", 1, func(c *tablestore.TableStoreClient, table string, i int64) error {
+			p := &tablestore.PutRowChange{TableName: table, PrimaryKey: pk1("id", fmt.Sprintf("row%08d", i%10000))}
+			p.AddColumn("title", "a video title of ordinary length")
+			p.AddColumn("views", i)
+			p.SetCondition(tablestore.RowExistenceExpectation_IGNORE)
+			_, err := c.PutRow(&tablestore.PutRowRequest{PutRowChange: p})
+			return err
+		}},
+		{"GetRow", 1, func(c *tablestore.TableStoreClient, table string, i int64) error {
+			q := &tablestore.SingleRowQueryCriteria{TableName: table, PrimaryKey: pk1("id", fmt.Sprintf("row%08d", i%10000)), MaxVersion: 1}
+			r, err := c.GetRow(&tablestore.GetRowRequest{SingleRowQueryCriteria: q})
+			if err == nil && len(r.Columns) != 2 {
+				err = fmt.Errorf("row %d has %d columns", i, len(r.Columns))
+			}
+			return err
+		}},
+		{"UpdateRowIncrement", 1, func(c *tablestore.TableStoreClient, table string, i int64) error {
+			u := &tablestore.UpdateRowChange{TableName: table, PrimaryKey: pk1("id", fmt.Sprintf("row%08d", i%10000))}
+			u.IncrementColumn("views", 1)
+			u.SetReturnIncrementValue()
+			u.AppendIncrementColumnToReturn("views")
+			_, err := update(c, u)
+			return err
+		}},
+		{"GetRange100", 100, func(c *tablestore.TableStoreClient, table string, i int64) error {
+			i %= 9900
+			crit := &tablestore.RangeRowQueryCriteria{TableName: table, StartPrimaryKey: pk1("id", fmt.Sprintf("row%08d", i)),
+				EndPrimaryKey: pk1("id", fmt.Sprintf("row%08d", i+100)), Direction: tablestore.FORWARD, MaxVersion: 1, Limit: 100}
+			r, err := c.GetRange(&tablestore.GetRangeRequest{RangeRowQueryCriteria: crit})
+			if err == nil && len(r.Rows) != 100 {
+				err = fmt.Errorf("range from %d has %d rows", i, len(r.Rows))
+			}
+			return err
+		}},
+	}
+	for _, storage := range []string{"memory", "durable"} {
+		for _, transport := range []string{"inproc", "loopback"} {
+			var tg *target
+			var table string
+			for _, op := range ops {
+				parent := b
+				b.Run(storage+"/"+transport+"/"+op.name, func(b *testing.B) {
+					if tg == nil {
+						// The emulator outlives this sub-benchmark's runs: it belongs to the parent.
+						tg, table = benchTarget(parent, storage == "durable", transport == "loopback")
+					}
+					var n atomic.Int64
+					b.RunParallel(func(pb *testing.PB) {
+						c := tg.client(0)
+						for pb.Next() {
+							if err := op.call(c, table, n.Add(1)); err != nil {
+								b.Fatal(err)
+							}
+						}
+					})
+					b.ReportMetric(float64(b.N*op.perCall)/b.Elapsed().Seconds(), "rows/s")
+				})
+			}
+		}
+	}
+}
