@@ -1,8 +1,11 @@
 package otsemu_test
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"net"
+	"net/http/httptest"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -60,14 +63,81 @@ func benchTarget(b *testing.B, durable, loopback bool) (*target, string) {
 	return tg, name
 }
 
+type benchOp struct {
+	name    string
+	perCall int
+	call    func(c *tablestore.TableStoreClient, table string, i int64) error
+}
+
+// stubTarget is the baseline: a handler that answers every call with a response recorded
+// from the emulator, without authenticating, parsing or touching data. What the SDK, HTTP and
+// the transport cost is what it measures; the emulator's own cost is the difference.
+func stubTarget(b *testing.B, emu *target, table string, loopback bool, ops []benchOp) *target {
+	rec := &responseRecorder{next: emu.rt, bodies: map[string][]byte{}, headers: map[string]http.Header{}}
+	if rec.next == nil {
+		rec.next = http.DefaultTransport
+	}
+	recording := *emu
+	recording.rt = rec
+	c := recording.client(0)
+	for _, op := range ops {
+		if err := op.call(c, table, 1); err != nil {
+			b.Fatal(err)
+		}
+	}
+	stub := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		for k, v := range rec.headers[r.URL.Path] {
+			w.Header()[k] = v
+		}
+		w.Write(rec.bodies[r.URL.Path])
+	})
+	tg := &target{endpoint: "http://stub.invalid", instance: testInst, keyID: testKeyID, secret: testSecret, rt: handlerTransport{stub}}
+	if loopback {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		srv := &http.Server{Handler: stub}
+		go srv.Serve(ln)
+		b.Cleanup(func() { srv.Close() })
+		tg.endpoint, tg.rt = "http://"+ln.Addr().String(), nil
+	}
+	return tg
+}
+
+type responseRecorder struct {
+	next    http.RoundTripper
+	bodies  map[string][]byte
+	headers map[string]http.Header
+}
+
+func (r *responseRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := r.next.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	r.bodies[req.URL.Path], r.headers[req.URL.Path] = body, resp.Header.Clone()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	return resp, nil
+}
+
+// handlerTransport calls a handler in-process, as the emulator's Transport does.
+type handlerTransport struct{ h http.Handler }
+
+func (t handlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	w := httptest.NewRecorder()
+	t.h.ServeHTTP(w, req)
+	req.Body.Close()
+	return w.Result(), nil
+}
+
 // BenchmarkOps reports rows/s for each operation, storage and transport. Every run uses
 // RunParallel (GOMAXPROCS goroutines, each with its own SDK client).
 func BenchmarkOps(b *testing.B) {
-	ops := []struct {
-		name    string
-		perCall int
-		call    func(c *tablestore.TableStoreClient, table string, i int64) error
-	}{
+	ops := []benchOp{
 		{"PutRow", 1, func(c *tablestore.TableStoreClient, table string, i int64) error {
 			p := &tablestore.PutRowChange{TableName: table, PrimaryKey: pk1("id", fmt.Sprintf("row%08d", i%10000))}
 			p.AddColumn("title", "a video title of ordinary length")
@@ -103,7 +173,7 @@ func BenchmarkOps(b *testing.B) {
 			return err
 		}},
 	}
-	for _, storage := range []string{"memory", "durable"} {
+	for _, storage := range []string{"stub", "memory", "durable"} {
 		for _, transport := range []string{"inproc", "loopback"} {
 			var tg *target
 			var table string
@@ -113,6 +183,9 @@ func BenchmarkOps(b *testing.B) {
 					if tg == nil {
 						// The emulator outlives this sub-benchmark's runs: it belongs to the parent.
 						tg, table = benchTarget(parent, storage == "durable", transport == "loopback")
+						if storage == "stub" {
+							tg = stubTarget(parent, tg, table, transport == "loopback", ops)
+						}
 					}
 					var n atomic.Int64
 					b.RunParallel(func(pb *testing.PB) {

@@ -336,3 +336,12 @@ func batchGetNoVersion(table string) []byte {
 	}}})
 	return b
 }
+
+// TestTarget states which Tablestore the contract suite ran against.
+func TestTarget(t *testing.T) {
+	if tg := suite(t); !tg.real {
+		t.Skip("OTS_TEST_ENDPOINT, OTS_TEST_INSTANCENAME, OTS_TEST_KEYID and OTS_TEST_SECRET are not set: " +
+			"the contract suite ran against the emulator only; set them to run the same tests against real Tablestore")
+	}
+	t.Logf("contract suite ran against %s (instance %s)", suite(t).endpoint, suite(t).instance)
+}

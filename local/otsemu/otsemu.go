@@ -49,7 +49,16 @@ type Options struct {
 }
 
 // Faults makes a share of requests fail with retryable server errors, so the retry paths of
-// product code (and of the SDK) can be tested. The zero value turns injection off.
+// product code (and of the SDK) can be tested. The zero value turns injection off. A failed
+// request changes nothing.
+//
+// What the Go SDK (v4.1.3) does with them: OTSServerBusy, OTSRowOperationConflict,
+// OTSNotEnoughCapacityUnit, OTSTableNotReady, OTSPartitionUnavailable, OTSStorageServerBusy
+// and OTSQuotaExhausted ("Too frequent table operations.") are retried for every action;
+// OTSTimeout, OTSInternalServerError and OTSServerUnavailable only for reads (GetRow,
+// BatchGetRow, GetRange, DescribeTable, ListTable). The pause doubles from a few milliseconds
+// up to 320 ms, for at most TableStoreConfig.RetryTimes attempts (default 10) within
+// MaxRetryTime (default 5 s).
 type Faults struct {
 	Rate    float64  // 0..1: probability that a request fails
 	Codes   []string // error codes to pick from uniformly; empty = OTSServerBusy
