@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http/httptest"
 	"net/http"
+	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 
