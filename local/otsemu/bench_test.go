@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
 
@@ -61,6 +63,18 @@ func benchTarget(b *testing.B, durable, loopback bool) (*target, string) {
 		must[*tablestore.BatchWriteRowResponse](b)(c.BatchWriteRow(req))
 	}
 	return tg, name
+}
+
+// cpuTime is the CPU time this process (client and emulator together) has used. On a shared
+// machine wall-clock throughput swings with other load; CPU per operation does much less.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func reportCPU(b *testing.B, since time.Duration) {
+	b.ReportMetric(float64((cpuTime()-since).Microseconds())/float64(b.N), "cpu-µs/op")
 }
 
 type benchOp struct {
@@ -188,7 +202,8 @@ func BenchmarkOps(b *testing.B) {
 						}
 					}
 					var n atomic.Int64
-					b.RunParallel(func(pb *testing.PB) {
+					cpu := cpuTime()
+	b.RunParallel(func(pb *testing.PB) {
 						c := tg.client(0)
 						for pb.Next() {
 							if err := op.call(c, table, n.Add(1)); err != nil {
@@ -197,6 +212,7 @@ func BenchmarkOps(b *testing.B) {
 						}
 					})
 					b.ReportMetric(float64(b.N*op.perCall)/b.Elapsed().Seconds(), "rows/s")
+					reportCPU(b, cpu)
 				})
 			}
 		}

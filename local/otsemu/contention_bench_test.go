@@ -15,6 +15,7 @@ func BenchmarkHotCounter(b *testing.B) {
 	tg, table := benchTarget(b, false, false)
 	b.SetParallelism(50)
 	b.ResetTimer()
+	cpu := cpuTime()
 	b.RunParallel(func(pb *testing.PB) {
 		c := tg.client(0)
 		for pb.Next() {
@@ -26,6 +27,7 @@ func BenchmarkHotCounter(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+	reportCPU(b, cpu)
 }
 
 // BenchmarkDurablePutRowClients shows group commit: with a durable data directory every
@@ -36,7 +38,8 @@ func BenchmarkDurablePutRowClients(b *testing.B) {
 		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
 			var n atomic.Int64
 			b.SetParallelism(max(1, clients/runtime.GOMAXPROCS(0)))
-			b.RunParallel(func(pb *testing.PB) {
+			cpu := cpuTime()
+	b.RunParallel(func(pb *testing.PB) {
 				c := tg.client(0)
 				for pb.Next() {
 					i := n.Add(1)
@@ -49,6 +52,7 @@ func BenchmarkDurablePutRowClients(b *testing.B) {
 				}
 			})
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+			reportCPU(b, cpu)
 		})
 	}
 }
