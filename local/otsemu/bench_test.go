@@ -203,7 +203,7 @@ func BenchmarkOps(b *testing.B) {
 					}
 					var n atomic.Int64
 					cpu := cpuTime()
-	b.RunParallel(func(pb *testing.PB) {
+					b.RunParallel(func(pb *testing.PB) {
 						c := tg.client(0)
 						for pb.Next() {
 							if err := op.call(c, table, n.Add(1)); err != nil {

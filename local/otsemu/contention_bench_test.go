@@ -39,7 +39,7 @@ func BenchmarkDurablePutRowClients(b *testing.B) {
 			var n atomic.Int64
 			b.SetParallelism(max(1, clients/runtime.GOMAXPROCS(0)))
 			cpu := cpuTime()
-	b.RunParallel(func(pb *testing.PB) {
+			b.RunParallel(func(pb *testing.PB) {
 				c := tg.client(0)
 				for pb.Next() {
 					i := n.Add(1)
