@@ -100,7 +100,7 @@ func (rt retention) purged(r *row) *row {
 	return out
 }
 
-// size is the row's data size as Tablestore bills it: names plus values.
+// pkSize is the primary key's data size as Tablestore bills it: names plus values.
 func (t *table) pkSize(pk []plainbuffer.Value) int {
 	n := 0
 	for i, v := range pk {
