@@ -222,12 +222,31 @@ func (e *Emulator) Invoke(ctx context.Context, function string, payload []byte) 
 	if len(payload) > MaxSyncPayload {
 		return nil, fmt.Errorf("%w: %d bytes, FC allows %d for a synchronous invocation", ErrPayloadTooLarge, len(payload), MaxSyncPayload)
 	}
-	rec := e.history.begin(function, "", KindSync, 0)
-	out, ferr := p.invoke(ctx, rec, payload, 0)
-	if ferr != nil {
-		return out, ferr
+	out, _, err := e.invokeRecorded(ctx, p, payload)
+	return out, err
+}
+
+// InvokeRecorded is Invoke that also returns the invocation's record (request id, duration,
+// cold start, log).
+func (e *Emulator) InvokeRecorded(ctx context.Context, function string, payload []byte) ([]byte, Invocation, error) {
+	p, err := e.pool(function)
+	if err != nil {
+		return nil, Invocation{}, err
 	}
-	return out, nil
+	if len(payload) > MaxSyncPayload {
+		return nil, Invocation{}, fmt.Errorf("%w: %d bytes, FC allows %d for a synchronous invocation", ErrPayloadTooLarge, len(payload), MaxSyncPayload)
+	}
+	return e.invokeRecorded(ctx, p, payload)
+}
+
+func (e *Emulator) invokeRecorded(ctx context.Context, p *pool, payload []byte) ([]byte, Invocation, error) {
+	rec := e.history.begin(p.name, "", KindSync, 0)
+	out, ferr := p.invoke(ctx, rec, payload, 0)
+	inv := rec.snapshot()
+	if ferr != nil {
+		return out, inv, ferr
+	}
+	return out, inv, nil
 }
 
 // HandleHTTP serves one request of a function's HTTP trigger: go1 functions receive it as an

@@ -109,7 +109,7 @@ func (p *pool) httpEvent(w http.ResponseWriter, r *http.Request, inst *instance,
 		return http.StatusBadRequest, &Error{Type: "BadRequest", Message: err.Error()}
 	}
 	c := p.newCall(rec, nil, 0)
-	c.payload, err = json.Marshal(p.buildEvent(r, body, rec.id()))
+	c.payload, err = HTTPEvent(r, body, rec.id(), p.e.opts.AccountID, p.e.clock.Now())
 	if err != nil {
 		return writeError(w, &Error{Type: ErrorUnhandled, Message: err.Error()}), &Error{Type: ErrorUnhandled, Message: err.Error()}
 	}
@@ -120,8 +120,10 @@ func (p *pool) httpEvent(w http.ResponseWriter, r *http.Request, inst *instance,
 	return writeEventResponse(w, out), nil
 }
 
-func (p *pool) buildEvent(r *http.Request, body []byte, requestID string) httpTriggerEvent {
-	now := p.e.clock.Now()
+// HTTPEvent is the HTTPTriggerEvent FC3 hands a go1 function for request r with the given
+// body: headers and query values joined, a body that is not UTF-8 text base64-encoded, and
+// x-fclocal-now among the headers.
+func HTTPEvent(r *http.Request, body []byte, requestID, accountID string, now time.Time) ([]byte, error) {
 	ev := httpTriggerEvent{
 		Version:         "v1",
 		RawPath:         r.URL.EscapedPath(),
@@ -149,7 +151,7 @@ func (p *pool) buildEvent(r *http.Request, body []byte, requestID string) httpTr
 		host = h
 	}
 	rc := &ev.RequestContext
-	rc.AccountID = p.e.opts.AccountID
+	rc.AccountID = accountID
 	rc.DomainName = host
 	rc.DomainPrefix, _, _ = strings.Cut(host, ".")
 	rc.HTTP.Method = r.Method
@@ -160,7 +162,7 @@ func (p *pool) buildEvent(r *http.Request, body []byte, requestID string) httpTr
 	rc.RequestID = requestID
 	rc.Time = now.Format("02/Jan/2006:15:04:05 -0700")
 	rc.TimeEpoch = strconv.FormatInt(now.UnixMilli(), 10)
-	return ev
+	return json.Marshal(ev)
 }
 
 // textual reports whether a body of this content type travels as text rather than base64.

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -622,8 +623,25 @@ func (in *instance) stop() {
 		}
 		cancel()
 	}
+	in.terminate()
+}
+
+// terminate asks the process group to exit (SIGTERM), as FC does when it reclaims an
+// instance, and kills it if it is still there after a grace period.
+func (in *instance) terminate() {
+	if in.cmd == nil || in.cmd.Process == nil {
+		return
+	}
+	syscall.Kill(-in.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-in.exit:
+	case <-time.After(terminateGrace):
+	}
 	in.kill()
 }
+
+// terminateGrace is how long a stopping instance may take to exit after SIGTERM.
+const terminateGrace = 3 * time.Second
 
 func (in *instance) exited() bool {
 	select {

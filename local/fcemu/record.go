@@ -129,6 +129,14 @@ func (r *record) finish(statusCode int, err *Error) {
 	}
 }
 
+func (r *record) snapshot() Invocation {
+	r.h.mu.Lock()
+	defer r.h.mu.Unlock()
+	inv := r.inv
+	inv.Log = r.log.String()
+	return inv
+}
+
 func (h *history) list(function string, limit int) []Invocation {
 	h.mu.Lock()
 	defer h.mu.Unlock()
