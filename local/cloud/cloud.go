@@ -53,7 +53,7 @@ type Options struct {
 	Manifest string
 	// DataDir keeps emulator data, the clock offset and built binaries; a temp dir (removed
 	// by Close) when empty.
-	DataDir string
+	DataDir   string
 	Addr      string // gateway and console
 	OSSAddr   string
 	OTSAddr   string
@@ -110,7 +110,7 @@ type Cloud struct {
 	srv       *http.Server
 	tempDir   bool
 	closers   []func(context.Context) error // run in reverse order by Close
-	stop      chan struct{} // closed by Close: ends background goroutines
+	stop      chan struct{}                 // closed by Close: ends background goroutines
 	closeOnce sync.Once
 	closeErr  error
 	started   time.Time

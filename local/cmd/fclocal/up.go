@@ -25,7 +25,7 @@ func init() {
 // cloudFlags are the flags `up` and `invoke` share.
 type cloudFlags struct {
 	manifest, data, addr, ossAddr, otsAddr, smtpAddr, redisAddr, instance string
-	verbose                                                             bool
+	verbose                                                               bool
 }
 
 func (f *cloudFlags) register(fs *flag.FlagSet) {
