@@ -25,6 +25,7 @@ import (
 	"vodfc.dev/local/clock"
 	"vodfc.dev/local/fcemu"
 	"vodfc.dev/local/gateway"
+	"vodfc.dev/local/mailbox"
 	"vodfc.dev/local/manifest"
 	"vodfc.dev/local/scheduler"
 )
@@ -107,6 +108,7 @@ type Cloud struct {
 	out       io.Writer
 	functions []*manifest.Function // the ones running
 	redis     *miniredis.Miniredis
+	mail      *mailbox.Mailbox
 	srv       *http.Server
 	tempDir   bool
 	closers   []func(context.Context) error // run in reverse order by Close
@@ -303,21 +305,31 @@ func (c *Cloud) dataDir(dir string) error {
 // listen binds a loopback address. The local cloud holds dev credentials and no auth of its
 // own, so it refuses to listen anywhere else.
 func listen(addr string) (net.Listener, error) {
+	a, err := loopback(addr)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", a)
+	if err != nil {
+		return nil, fmt.Errorf("%w (is another fclocal running? pick another port with the flags of fclocal up)", err)
+	}
+	return ln, nil
+}
+
+// loopback checks that addr is on loopback and spells it with 127.0.0.1 when the host is
+// empty or localhost.
+func loopback(addr string) (string, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return nil, fmt.Errorf("address %q: %w", addr, err)
+		return "", fmt.Errorf("address %q: %w", addr, err)
 	}
 	if host == "" || host == "localhost" {
 		host = "127.0.0.1"
 	}
 	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-		return nil, fmt.Errorf("address %q: the local cloud listens on loopback only (127.0.0.1)", addr)
+		return "", fmt.Errorf("address %q: the local cloud listens on loopback only (127.0.0.1)", addr)
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, port))
-	if err != nil {
-		return nil, fmt.Errorf("%w (is another fclocal running? pick another port with the flags of fclocal up)", err)
-	}
-	return ln, nil
+	return net.JoinHostPort(host, port), nil
 }
 
 // startServices starts what the functions talk to.
@@ -344,8 +356,26 @@ func (c *Cloud) startServices(ctx context.Context, opts Options) error {
 		c.closers = append(c.closers, func(context.Context) error { r.Close(); return nil })
 		go c.followClock(r)
 	}
+
+	// The services live until Close, not until ctx ends: preStop hooks at shutdown may still
+	// send mail or write records.
+	life := context.WithoutCancel(ctx)
+	smtpAddr, err := loopback(or(opts.SMTPAddr, DefaultSMTPAddr))
+	if err != nil {
+		return fmt.Errorf("smtp: %w", err)
+	}
+	mb, err := mailbox.Start(life, mailbox.Options{Addr: smtpAddr, Dir: filepath.Join(c.DataDir, "mail"), Logger: c.log.With("part", "mailbox")})
+	if err != nil {
+		return fmt.Errorf("smtp sink: %w", err)
+	}
+	c.mail = mb
+	c.SMTPAddr = mb.Addr()
+	c.closers = append(c.closers, func(context.Context) error { return mb.Close() })
 	return nil
 }
+
+// Mailbox is the SMTP sink holding every message the functions sent.
+func (c *Cloud) Mailbox() *mailbox.Mailbox { return c.mail }
 
 // followClock fast-forwards Redis TTLs when the shared clock jumps.
 func (c *Cloud) followClock(r *miniredis.Miniredis) {

@@ -27,6 +27,9 @@ func (c *Cloud) console() http.Handler {
 		writeJSON(w, http.StatusOK, c.Scheduler.Status())
 	})
 	mux.HandleFunc("POST /_local/timers/{function}/{trigger}", c.fireTimer)
+	if c.mail != nil {
+		mux.Handle("/_local/mail", c.mail.Handler())
+	}
 	mux.HandleFunc("GET /_local/clock", c.getClock)
 	mux.HandleFunc("POST /_local/clock", c.advanceClock)
 	mux.HandleFunc("/_local/", func(w http.ResponseWriter, r *http.Request) {
@@ -75,7 +78,7 @@ func (c *Cloud) health(w http.ResponseWriter, r *http.Request) {
 		"console": []string{
 			"GET /_local/health", "GET /_local/functions", "GET /_local/invocations?function=&limit=",
 			"POST /_local/invoke/{function}", "GET /_local/timers", "POST /_local/timers/{function}/{trigger}",
-			"GET /_local/clock", `POST /_local/clock {"advance":"720h"}`,
+			"GET /_local/clock", `POST /_local/clock {"advance":"720h"}`, "GET /_local/mail?to=ADDRESS",
 		},
 	})
 }

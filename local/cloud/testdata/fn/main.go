@@ -1,0 +1,104 @@
+// Command fn is the local cloud's end-to-end test function, written like a vodfc function on
+// shared/runtime. FIXTURE_ROLE picks what it serves: http, objects or timer.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"vodfc.dev/vodfc/runtime"
+)
+
+var (
+	initialized atomic.Bool
+	inflight    atomic.Int32
+)
+
+func main() {
+	opts := []runtime.Option{
+		runtime.OnInit(func(ctx context.Context) error {
+			initialized.Store(true)
+			fmt.Println("initializer ran")
+			return nil
+		}),
+		runtime.OnPreStop(func(ctx context.Context) { fmt.Println("preStop ran") }),
+	}
+	switch role := os.Getenv("FIXTURE_ROLE"); role {
+	case "http":
+		runtime.HTTP(http.HandlerFunc(serve), opts...)
+	case "objects":
+		runtime.Objects(object, opts...)
+	case "timer":
+		runtime.Timer(timer, opts...)
+	default:
+		fmt.Fprintf(os.Stderr, "FIXTURE_ROLE %q: want http, objects or timer\n", role)
+		os.Exit(2)
+	}
+}
+
+func serve(w http.ResponseWriter, r *http.Request) {
+	n := inflight.Add(1)
+	defer inflight.Add(-1)
+	q := r.URL.Query()
+	body, _ := io.ReadAll(r.Body)
+	switch path.Base(r.URL.Path) {
+	case "hold":
+		for {
+			if _, err := os.Stat(q.Get("file")); err == nil {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	case "sleep":
+		ms, _ := strconv.Atoi(q.Get("ms"))
+		time.Sleep(time.Duration(ms) * time.Millisecond)
+	case "crash":
+		fmt.Println("crashing now")
+		os.Exit(3)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(map[string]any{
+		"instance":    os.Getenv("FC_INSTANCE_ID"),
+		"requestId":   runtime.RequestID(r.Context()),
+		"initialized": initialized.Load(),
+		"inflight":    n,
+		"now":         r.Header.Get("x-fclocal-now"),
+		"path":        r.URL.Path,
+		"method":      r.Method,
+		"bytes":       len(body),
+		"env": map[string]string{
+			"FCLOCAL":                 os.Getenv("FCLOCAL"),
+			"REDIS_ADDR":              os.Getenv("REDIS_ADDR"),
+			"SMTP_ADDR":               os.Getenv("SMTP_ADDR"),
+			"MEDIA_BUCKET":            os.Getenv("MEDIA_BUCKET"),
+			"FC_FUNCTION_MEMORY_SIZE": os.Getenv("FC_FUNCTION_MEMORY_SIZE"),
+			"FCLOCAL_CLOCK_URL":       os.Getenv("FCLOCAL_CLOCK_URL"),
+		},
+	})
+}
+
+func object(ctx context.Context, ev runtime.ObjectEvent) error {
+	fmt.Printf("object %s %s/%s retry=%d request=%s\n", ev.Name, ev.Bucket, ev.Key, runtime.RetryCount(ctx), runtime.RequestID(ctx))
+	switch {
+	case strings.Contains(ev.Key, "crash"):
+		os.Exit(3)
+	case strings.Contains(ev.Key, "fail"):
+		return errors.New("cannot process " + ev.Key)
+	}
+	return nil
+}
+
+func timer(ctx context.Context, ev runtime.TimerEvent) error {
+	fmt.Printf("timer %s at %s payload %s request=%s\n", ev.Trigger, ev.Time.UTC().Format(time.RFC3339), ev.Payload, runtime.RequestID(ctx))
+	return nil
+}
