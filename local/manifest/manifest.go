@@ -171,7 +171,9 @@ type Build struct {
 	Dir     string // the action's path, relative to Manifest.Dir
 	Package string // the package argument, e.g. ./functions/videos
 	Output  string // the -o argument, e.g. dist/videos/main
-	Pos     Pos
+	// Env holds the VAR=value words before `go build` (GOOS, GOARCH, CGO_ENABLED).
+	Env map[string]string
+	Pos Pos
 }
 
 // Trigger types the local cloud runs.

@@ -162,8 +162,9 @@ func TestBadManifestsNameFileLineAndReason(t *testing.T) {
 		{"route method", "methods: [GET, POST]\n          - path: /health", "methods: [GET, PUT]\n          - path: /health", "- path: ${vars.apiPrefix}", "does not"},
 		{"route path", "- path: /health", "- path: health", "- path: health", "must start with /"},
 		{"missing functionName", "      functionName: full-nightly\n", "", "      region: ${vars.region}\n      runtime: go1\n      handler: main\n      code: ./dist/nightly", "functionName is required"},
-		{"build output", "-o dist/worker/main", "-o dist/other/main", "- run: go build -o dist/other/main", "go build writes dist/other/main but code is ./dist/worker"},
-		{"no build", "    actions:\n      pre-deploy:\n        - run: go build -o dist/failed/main ./functions/failed\n", "", "  failed:", "no pre-deploy `go build`"},
+		{"build for the host", "GOOS=linux GOARCH=amd64 CGO_ENABLED=0 go build -o dist/nightly", "go build -o dist/nightly", "- run: go build -o dist/nightly", "GOOS=linux GOARCH=amd64 CGO_ENABLED=0"},
+		{"build output", "-o dist/worker/main", "-o dist/other/main", "- run: GOOS=linux GOARCH=amd64 CGO_ENABLED=0 go build -o dist/other/main", "go build writes dist/other/main but code is ./dist/worker"},
+		{"no build", "    actions:\n      pre-deploy:\n        - run: GOOS=linux GOARCH=amd64 CGO_ENABLED=0 go build -o dist/failed/main ./functions/failed\n", "", "  failed:", "no pre-deploy `go build`"},
 		{"custom command", "        command: [/code/main]\n      layers:", "        command: [/usr/bin/env]\n      layers:", "customRuntimeConfig:\n        command: [/usr/bin/env]", "must be a file of the code package"},
 		{"ffmpeg on go1", "      handler: main\n      code: ./dist/failed\n", "      handler: main\n      code: ./dist/failed\n      layers: [acs:fc:cn-hangzhou:official:layers/FFmpeg6x/versions/1]\n", "layers: [acs", "not go1"},
 		{"duplicate name", "functionName: full-failed", "functionName: full-worker", "  failed:", "also used"},
@@ -219,7 +220,7 @@ func TestShellWordsAndGoBuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, ok := parseGoBuild(words)
-	if !ok || b.Package != "./functions/a" || b.Output != "dist/a b/main" {
+	if !ok || b.Package != "./functions/a" || b.Output != "dist/a b/main" || b.Env["GOOS"] != "linux" || b.Env["CGO_ENABLED"] != "0" {
 		t.Fatalf("build = %+v ok=%v (words %q)", b, ok, words)
 	}
 	if _, err := shellWords(`go build "unterminated`); err == nil {

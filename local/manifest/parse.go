@@ -551,7 +551,14 @@ func parseGoBuild(words []string) (*Build, bool) {
 		if words[i] != "go" || words[i+1] != "build" {
 			continue
 		}
-		b := &Build{}
+		b := &Build{Env: map[string]string{}}
+		for j := i - 1; j >= 0; j-- {
+			k, v, ok := strings.Cut(words[j], "=")
+			if !ok || k == "" || strings.ContainsAny(k, "-/.") {
+				break
+			}
+			b.Env[k] = v
+		}
 		for j := i + 2; j < len(words); j++ {
 			w := words[j]
 			if w == "&&" || w == ";" || w == "||" {

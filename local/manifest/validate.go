@@ -140,6 +140,9 @@ func (v *validator) code(f *Function) {
 		v.add(f.Pos, "%s: no pre-deploy `go build` action: s deploy would upload whatever %s holds; add actions.pre-deploy with `go build -o %s/main ./functions/%s`", f.Name, f.Code, strings.TrimPrefix(filepath.ToSlash(filepath.Clean(f.Code)), "./"), f.Resource)
 		return
 	}
+	if e := f.Build.Env; e["GOOS"] != "linux" || e["GOARCH"] != "amd64" || e["CGO_ENABLED"] != "0" {
+		v.add(f.Build.Pos, "%s: the pre-deploy build must target FC: start it with GOOS=linux GOARCH=amd64 CGO_ENABLED=0 (a static linux/amd64 binary, whatever machine runs s deploy)", f.Name)
+	}
 	out := filepath.Clean(filepath.Join(f.Build.Dir, f.Build.Output))
 	if f.Build.Output == "" {
 		v.add(f.Build.Pos, "%s: the pre-deploy go build has no -o; it must write %s/%s", f.Name, f.Code, f.Executable())
@@ -349,9 +352,6 @@ func (v *validator) timerTrigger(t *Trigger) {
 }
 
 func (v *validator) domain(d *Domain) {
-	if len(d.Routes) == 0 {
-		v.add(d.Pos, "domain %s has no routes", d.Resource)
-	}
 	seen := map[string]bool{}
 	for _, r := range d.Routes {
 		prefix, _ := r.Prefix()
