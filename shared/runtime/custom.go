@@ -256,6 +256,9 @@ func (s *server) serveHTTP(ctx context.Context, w http.ResponseWriter, r *http.R
 	rw := &recoverWriter{ResponseWriter: w}
 	defer func() {
 		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v) // a deliberate abort (httpapi logs its panics before aborting)
+			}
 			_ = recovered(ctx, "HTTP handler", v)
 			if rw.wrote {
 				// Part of the response is on the wire; cut it off rather than let a

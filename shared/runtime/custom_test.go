@@ -349,3 +349,29 @@ func TestCustomRuntimeEventProcess(t *testing.T) {
 		t.Errorf("exit status %d", code)
 	}
 }
+
+// TestDevProcess runs runtime.HTTP in dev mode: the initializer runs at start-up (and a
+// failure stops the process with status 1), SIGTERM runs preStop and exits 0.
+func TestDevProcess(t *testing.T) {
+	c := startChild(t, "http", "PORT=0", "FCLOCAL=1")
+	var addr struct{ Addr string }
+	mustJSON(t, []byte(c.waitLine(`"listening"`)), &addr)
+	c.waitLine(`"init ran"`)
+	resp, b := do(t, fcRequest(t, "GET", "http://"+addr.Addr+"/hello", "", nil))
+	var e echo
+	mustJSON(t, b, &e)
+	if resp.StatusCode != 200 || e.Path != "/hello" || !strings.HasPrefix(resp.Header.Get("X-Fc-Request-Id"), "dev-") {
+		t.Errorf("dev request: %d %s", resp.StatusCode, b)
+	}
+	c.signal(syscall.SIGTERM)
+	if code := c.wait(); code != 0 {
+		t.Errorf("exit status %d", code)
+	}
+	c.waitLine(`"prestop ran"`)
+
+	bad := startChild(t, "http", "PORT=0", "FCLOCAL=1", "CHILD_INIT_FAILS=1")
+	if code := bad.wait(); code != 1 {
+		t.Errorf("failing initializer in dev mode: exit status %d", code)
+	}
+	bad.waitLine(`"function cannot start"`, "init says no")
+}

@@ -244,3 +244,30 @@ func TestGo1TimerThroughSDK(t *testing.T) {
 		t.Errorf("exit status %d", code)
 	}
 }
+
+// TestGo1InitializerFailure: a failing OnInit fails FC's initializer invocation (the SDK's
+// lifecycle hooks cannot return errors), the process lives on, and FC's retry succeeds.
+func TestGo1InitializerFailure(t *testing.T) {
+	api := newFakeRuntimeAPI(t, fcGo1Prefix)
+	c := startChild(t, "timer", "FC_RUNTIME_API="+api.addr(), "CHILD_INIT_FAILS=1")
+	initHeaders := map[string]string{"x-fc-function-type": "1"}
+	_, res := api.invoke(t, true, nil, initHeaders)
+	var ie invokeError
+	mustJSON(t, res.body, &ie)
+	if !res.failed || ie.Type != "InitializationError" || !strings.Contains(ie.Message, "init says no") {
+		t.Fatalf("failing initializer: failed=%v %s", res.failed, res.body)
+	}
+	if _, res = api.invoke(t, true, nil, initHeaders); res.failed {
+		t.Fatalf("retried initializer failed: %s", res.body)
+	}
+	if _, res = api.invoke(t, true, readFile(t, "testdata/fc-timer-event.json"), nil); res.failed {
+		t.Fatalf("timer after init: %s", res.body)
+	}
+	if c.count(`"init ran"`) != 1 || c.count(`"init failing"`) != 1 {
+		t.Errorf("init ran %d, failed %d times", c.count(`"init ran"`), c.count(`"init failing"`))
+	}
+	c.signal(syscall.SIGTERM)
+	if code := c.wait(); code != 0 {
+		t.Errorf("exit status %d", code)
+	}
+}

@@ -217,6 +217,12 @@ func serve(ctx context.Context, h http.Handler, e *httpEvent) (res result, err e
 func serveSafely(h http.Handler, w http.ResponseWriter, r *http.Request) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				// A deliberate abort, already logged by whoever aborted; a buffered response
+				// can still be replaced by a whole 500 instead of a cut one.
+				err = &panicError{value: v}
+				return
+			}
 			err = recovered(r.Context(), "HTTP handler", v)
 		}
 	}()
