@@ -492,7 +492,7 @@ func TestConsole(t *testing.T) {
 		Functions []string
 		Endpoints Endpoints
 	}
-	if err := json.Unmarshal(body, &h); err != nil || resp.StatusCode != 200 || h.Status != "ok" || len(h.Functions) != 9 || h.Endpoints.Redis != cl.RedisAddr {
+	if err := json.Unmarshal(body, &h); err != nil || resp.StatusCode != 200 || h.Status != "ok" || len(h.Functions) != 11 || h.Endpoints.Redis != cl.RedisAddr {
 		t.Fatalf("health %d %s", resp.StatusCode, body)
 	}
 
