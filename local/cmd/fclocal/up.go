@@ -155,6 +155,9 @@ func printSummary(w io.Writer, c *cloud.Cloud) {
 	for _, r := range c.Manifest.Routes() {
 		routes[r.Function] = append(routes[r.Function], r.Path)
 	}
+	if len(c.Functions()) == 0 {
+		fmt.Fprintf(tw, "  (none yet: the top of %s shows how to add one)\n", filepath.Base(c.Manifest.Path))
+	}
 	for _, f := range c.Functions() {
 		rt := f.Runtime
 		if f.Concurrency() > 1 {
