@@ -143,6 +143,11 @@ func Start(ctx context.Context, opts Options) (c *Cloud, err error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, f := range fns {
+		if t := f.HTTPTrigger(); t != nil && t.AuthType != "anonymous" {
+			log.Warn("HTTP trigger authType is not enforced locally: requests are let through as anonymous", "function", f.Name, "trigger", t.Name, "authType", t.AuthType)
+		}
+	}
 	c = &Cloud{Manifest: m, log: log, out: out, functions: fns, started: time.Now(), stop: make(chan struct{})}
 	defer func() {
 		if err != nil {

@@ -103,6 +103,9 @@ func (d *customDriver) invoke(ctx context.Context, c *call) ([]byte, *Error) {
 	if err != nil {
 		return nil, d.transportError(ctx, c, err)
 	}
+	if len(out) > MaxSyncPayload {
+		return nil, responseTooLarge()
+	}
 	if failed(resp) {
 		return nil, parseFunctionError(out)
 	}

@@ -489,6 +489,20 @@ func TestHTTPTrigger(t *testing.T) {
 	}
 }
 
+func TestResponseOverFCLimitFails(t *testing.T) {
+	for _, rt := range runtimes {
+		t.Run(rt, func(t *testing.T) {
+			e, _ := newEmu(t, nil, spec{name: "big", runtime: rt})
+			_, err := e.Invoke(context.Background(), "big", []byte(`{"op":"big"}`))
+			var fe *Error
+			if !errors.As(err, &fe) || fe.Type != "ResponseTooLarge" {
+				t.Fatalf("a result over 32 MB: %v", err)
+			}
+			invoke(t, e, "big", `{"op":"echo"}`) // the instance is still fine
+		})
+	}
+}
+
 func TestBadCalls(t *testing.T) {
 	e, _ := newEmu(t, nil, spec{name: "fn", runtime: "go1"})
 	if err := e.InvokeAsync(context.Background(), "fn", "t", make([]byte, MaxAsyncPayload+1)); !errors.Is(err, ErrPayloadTooLarge) {

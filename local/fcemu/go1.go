@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -37,8 +38,9 @@ type go1Call struct {
 }
 
 type go1Result struct {
-	body  []byte
-	isErr bool
+	body   []byte
+	isErr  bool
+	tooBig bool
 }
 
 const runtimeAPIPrefix = "/2020-11-11/runtime/invocation/"
@@ -110,6 +112,11 @@ func (d *go1Driver) answer(w http.ResponseWriter, r *http.Request, isErr bool) {
 		http.Error(w, "no invocation "+id+" in flight", http.StatusNotFound)
 		return
 	}
+	if len(body) > MaxSyncPayload {
+		gc.done <- go1Result{tooBig: true}
+		w.WriteHeader(http.StatusOK)
+		return
+	}
 	gc.done <- go1Result{body: body, isErr: isErr}
 	w.WriteHeader(http.StatusOK)
 }
@@ -151,6 +158,9 @@ func (d *go1Driver) forget(id string) {
 }
 
 func (d *go1Driver) result(res go1Result) ([]byte, *Error) {
+	if res.tooBig {
+		return nil, responseTooLarge()
+	}
 	if !res.isErr {
 		return res.body, nil
 	}
@@ -188,4 +198,9 @@ func (d *go1Driver) close() {
 		close(d.closed)
 		d.srv.Close()
 	})
+}
+
+// responseTooLarge fails an invocation whose result is over FC's 32 MB.
+func responseTooLarge() *Error {
+	return &Error{Type: "ResponseTooLarge", Message: fmt.Sprintf("the function returned more than %d bytes, FC's limit for a response", MaxSyncPayload)}
 }
