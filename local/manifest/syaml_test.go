@@ -82,6 +82,9 @@ func policyProblems(f *Function, routed bool) []string {
 	if !strings.HasPrefix(f.Name, "vodfc-") {
 		errorf("%s: functionName %q should start with vodfc- (one FC account may hold other projects)", f.At("functionName"), f.Name)
 	}
+	if filepath.ToSlash(filepath.Clean(f.Code)) != "dist/"+f.Resource {
+		errorf("%s: %s: code should be ./dist/%s, where make build and make package expect it", f.At("code"), f.Name, f.Resource)
+	}
 	if f.Build != nil && f.Build.Package != "./functions/"+f.Resource {
 		errorf("%s: resource %s builds %s; it should build ./functions/%s", f.Build.Pos, f.Resource, f.Build.Package, f.Resource)
 	}
