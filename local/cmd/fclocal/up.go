@@ -123,6 +123,11 @@ func runUp(ctx context.Context, args []string) error {
 		return err
 	}
 	printSummary(os.Stdout, c)
+	if dir := filepath.Join(c.Manifest.Dir, "functions"); isDir(dir) {
+		if err := manifest.CheckLayout(c.Manifest, dir); err != nil {
+			fmt.Fprintf(os.Stderr, "fclocal: s.yaml and functions/ disagree (make test fails on this):\n%v\n", err)
+		}
+	}
 	<-ctx.Done()
 	// A second Ctrl-C now kills at once; children die with us (Pdeathsig).
 	signal.Reset(os.Interrupt)
@@ -189,4 +194,9 @@ func printSummary(w io.Writer, c *cloud.Cloud) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w)
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
 }
