@@ -27,6 +27,7 @@ import (
 	"vodfc.dev/local/gateway"
 	"vodfc.dev/local/mailbox"
 	"vodfc.dev/local/manifest"
+	"vodfc.dev/local/otsemu"
 	"vodfc.dev/local/scheduler"
 )
 
@@ -109,6 +110,7 @@ type Cloud struct {
 	functions []*manifest.Function // the ones running
 	redis     *miniredis.Miniredis
 	mail      *mailbox.Mailbox
+	ots       *otsemu.Server
 	srv       *http.Server
 	tempDir   bool
 	closers   []func(context.Context) error // run in reverse order by Close
@@ -362,6 +364,23 @@ func (c *Cloud) startServices(ctx context.Context, opts Options) error {
 		go c.followClock(r)
 	}
 
+	ots, err := otsemu.Open(otsemu.Options{
+		AccessKeyID:     c.Credentials.AccessKeyID,
+		AccessKeySecret: c.Credentials.AccessKeySecret,
+		Instance:        c.OTSInstance,
+		DataDir:         filepath.Join(c.DataDir, "tablestore"),
+		Now:             c.Clock.Now,
+		Logger:          c.log.With("part", "otsemu"),
+	})
+	if err != nil {
+		return fmt.Errorf("tablestore: %w", err)
+	}
+	c.ots = ots
+	c.closers = append(c.closers, func(context.Context) error { return ots.Close() })
+	if c.OTSEndpoint, err = c.serve("tablestore", or(opts.OTSAddr, DefaultOTSAddr), ots); err != nil {
+		return err
+	}
+
 	// The services live until Close, not until ctx ends: preStop hooks at shutdown may still
 	// send mail or write records.
 	life := context.WithoutCancel(ctx)
@@ -378,6 +397,22 @@ func (c *Cloud) startServices(ctx context.Context, opts Options) error {
 	c.closers = append(c.closers, func(context.Context) error { return mb.Close() })
 	return nil
 }
+
+// serve runs an emulator's handler on a loopback address and returns its base URL. It stops
+// before the emulator closes (closers run in reverse).
+func (c *Cloud) serve(what, addr string, h http.Handler) (string, error) {
+	ln, err := listen(addr)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", what, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second, ErrorLog: slog.NewLogLogger(c.log.Handler(), slog.LevelWarn)}
+	go srv.Serve(ln)
+	c.closers = append(c.closers, func(ctx context.Context) error { return srv.Shutdown(ctx) })
+	return "http://" + ln.Addr().String(), nil
+}
+
+// Tablestore is the Tablestore emulator (for fault injection and in-process SDK transports).
+func (c *Cloud) Tablestore() *otsemu.Server { return c.ots }
 
 // Mailbox is the SMTP sink holding every message the functions sent.
 func (c *Cloud) Mailbox() *mailbox.Mailbox { return c.mail }

@@ -8,11 +8,13 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"vodfc.dev/local/fcemu"
 	"vodfc.dev/local/gateway"
 	"vodfc.dev/local/manifest"
+	"vodfc.dev/local/otsemu"
 	"vodfc.dev/local/scheduler"
 )
 
@@ -30,6 +32,7 @@ func (c *Cloud) console() http.Handler {
 	if c.mail != nil {
 		mux.Handle("/_local/mail", c.mail.Handler())
 	}
+	mux.HandleFunc("POST /_local/ots/faults", c.setFaults)
 	mux.HandleFunc("GET /_local/clock", c.getClock)
 	mux.HandleFunc("POST /_local/clock", c.advanceClock)
 	mux.HandleFunc("/_local/", func(w http.ResponseWriter, r *http.Request) {
@@ -79,6 +82,7 @@ func (c *Cloud) health(w http.ResponseWriter, r *http.Request) {
 			"GET /_local/health", "GET /_local/functions", "GET /_local/invocations?function=&limit=",
 			"POST /_local/invoke/{function}", "GET /_local/timers", "POST /_local/timers/{function}/{trigger}",
 			"GET /_local/clock", `POST /_local/clock {"advance":"720h"}`, "GET /_local/mail?to=ADDRESS",
+			`POST /_local/ots/faults {"rate":0.1,"codes":["OTSServerBusy"],"actions":["UpdateRow"]}`,
 		},
 	})
 }
@@ -207,4 +211,32 @@ func (c *Cloud) advanceClock(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, c.clockState())
+}
+
+// setFaults makes a share of Tablestore requests fail with retryable errors, so retry paths
+// can be watched locally. {"rate":0} turns it off.
+func (c *Cloud) setFaults(w http.ResponseWriter, r *http.Request) {
+	var f struct {
+		Rate    float64  `json:"rate"`
+		Codes   []string `json:"codes"`
+		Actions []string `json:"actions"`
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		gateway.Problem(w, http.StatusBadRequest, "BadRequest", `want {"rate":0.1,"codes":["OTSServerBusy"],"actions":["UpdateRow"]}: `+err.Error())
+		return
+	}
+	if f.Rate < 0 || f.Rate > 1 {
+		gateway.Problem(w, http.StatusBadRequest, "BadRate", "rate is a probability between 0 and 1")
+		return
+	}
+	for _, code := range f.Codes {
+		if !strings.HasPrefix(code, "OTS") {
+			gateway.Problem(w, http.StatusBadRequest, "BadCode", fmt.Sprintf("%q is not a Tablestore error code (OTSServerBusy, OTSRowOperationConflict, ...)", code))
+			return
+		}
+	}
+	c.ots.SetFaults(otsemu.Faults{Rate: f.Rate, Codes: f.Codes, Actions: f.Actions})
+	writeJSON(w, http.StatusOK, f)
 }

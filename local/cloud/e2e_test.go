@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"vodfc.dev/local/fcemu"
+	"vodfc.dev/vodfc/runtime"
+	"vodfc.dev/vodfc/tablestore"
 )
 
 // The cloud under test, started once for the package from testdata/s.yaml.
@@ -70,6 +72,19 @@ func testOptions(functions []string) Options {
 		SMTPAddr:  "127.0.0.1:0",
 		Functions: functions,
 		Log:       cloudLog,
+		// Setup runs between the services and the first request: the table the test
+		// function writes is created here, as the product's tables will be.
+		Setup: func(ctx context.Context, c *Cloud) error {
+			client, err := tablestore.New(tablestore.Config{Endpoint: c.OTSEndpoint, Instance: c.OTSInstance,
+				Credentials: func() (runtime.Credentials, bool) {
+					return runtime.Credentials{AccessKeyID: c.Credentials.AccessKeyID, AccessKeySecret: c.Credentials.AccessKeySecret}, true
+				}})
+			if err != nil {
+				return err
+			}
+			_, err = client.Ensure(ctx, []tablestore.Table{{Name: "e2e_things", Key: []tablestore.KeyDef{{Name: "id", Type: tablestore.String}}}})
+			return err
+		},
 		// Retries in milliseconds instead of seconds: the sequence still grows.
 		RetryBackoff: func(n int) time.Duration { return time.Duration(n) * 20 * time.Millisecond },
 	}
@@ -202,6 +217,31 @@ func TestHTTPColdStartThenWarmReuse(t *testing.T) {
 	if e := getEcho(t, "/_fn/web-go1/direct/echo"); e.Path != "/direct/echo" {
 		t.Errorf("direct trigger URL: function saw %s", e.Path)
 	}
+}
+
+// TestFunctionsReachTheEmulators writes and reads Tablestore from inside both runtimes: the
+// local cloud pointed OTS_ENDPOINT at its emulator and handed the function the local
+// credentials with the invocation.
+func TestFunctionsReachTheEmulators(t *testing.T) {
+	for _, w := range webs {
+		t.Run(w.runtime, func(t *testing.T) {
+			resp, body := call(t, "GET", w.prefix+"ots?id="+w.runtime+"&value=stored-by-"+w.runtime, nil)
+			if resp.StatusCode != 200 || string(body) != "stored-by-"+w.runtime {
+				t.Fatalf("Tablestore round trip: %d %s", resp.StatusCode, body)
+			}
+		})
+	}
+	resp, body := call(t, "POST", "/_local/ots/faults", strings.NewReader(`{"rate":1,"codes":["OTSServerBusy"],"actions":["PutRow"]}`))
+	if resp.StatusCode != 200 {
+		t.Fatalf("faults: %d %s", resp.StatusCode, body)
+	}
+	resp, body = call(t, "GET", "/api/v1/custom/ots?id=x&value=y", nil)
+	call(t, "POST", "/_local/ots/faults", strings.NewReader(`{"rate":0}`))
+	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(string(body), "OTSServerBusy") {
+		t.Errorf("with every PutRow failing, the function should fail with OTSServerBusy: %d %s", resp.StatusCode, body)
+	}
+	resp, body = call(t, "POST", "/_local/ots/faults", strings.NewReader(`{"rate":2}`))
+	problem(t, resp, body, http.StatusBadRequest, "BadRate")
 }
 
 func problem(t *testing.T, resp *http.Response, body []byte, status int, code string) {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"vodfc.dev/vodfc/runtime"
+	"vodfc.dev/vodfc/tablestore"
 )
 
 var (
@@ -69,6 +70,12 @@ func serve(w http.ResponseWriter, r *http.Request) {
 	case "crash":
 		fmt.Println("crashing now")
 		os.Exit(3)
+	case "ots":
+		// A round trip to Tablestore at OTS_ENDPOINT with the credentials of this invocation.
+		if err := things(r.Context(), q.Get("id"), q.Get("value"), w); err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+		}
+		return
 	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(map[string]any{
@@ -105,4 +112,28 @@ func object(ctx context.Context, ev runtime.ObjectEvent) error {
 func timer(ctx context.Context, ev runtime.TimerEvent) error {
 	fmt.Printf("timer %s at %s payload %s request=%s\n", ev.Trigger, ev.Time.UTC().Format(time.RFC3339), ev.Payload, runtime.RequestID(ctx))
 	return nil
+}
+
+func things(ctx context.Context, id, value string, w http.ResponseWriter) error {
+	cfg, err := tablestore.ConfigFromEnv()
+	if err != nil {
+		return err
+	}
+	c, err := tablestore.New(cfg)
+	if err != nil {
+		return err
+	}
+	key := tablestore.K("id", id)
+	if err := c.Put(ctx, "e2e_things", key, tablestore.Cols{"value": value}, tablestore.Always); err != nil {
+		return err
+	}
+	row, err := c.Get(ctx, "e2e_things", key)
+	if err != nil {
+		return err
+	}
+	if row == nil {
+		return errors.New("the row just written is not there")
+	}
+	_, err = io.WriteString(w, row.Str("value"))
+	return err
 }
