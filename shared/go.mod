@@ -23,3 +23,8 @@ require (
 	golang.org/x/time v0.16.0 // indirect
 	google.golang.org/protobuf v1.33.0 // indirect
 )
+
+// Tests of the storage packages run the real SDKs against the local emulators.
+require vodfc.dev/local v0.0.0
+
+replace vodfc.dev/local => ../local
