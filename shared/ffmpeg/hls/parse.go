@@ -132,7 +132,7 @@ func ParseMedia(r io.Reader) (*Media, error) {
 				return nil, fmt.Errorf("hls: line %d: bad #EXTINF duration %q", ln, durText)
 			}
 			s := need()
-			s.Duration = time.Duration(math.Round(secs * 1e6)) * time.Microsecond
+			s.Duration = time.Duration(math.Round(secs*1e6)) * time.Microsecond
 			s.Title = title
 		case "#EXT-X-BYTERANGE":
 			n, o, explicit, err := parseByteRange(value)
