@@ -74,6 +74,10 @@ func makeFixtures() error {
 		{"twovideo.mkv", cat([]string{"-f", "lavfi", "-i", "testsrc2=s=160x120:d=1", "-f", "lavfi", "-i", "testsrc=s=160x120:d=1",
 			"-map", "0", "-map", "1"}, enc)},
 		{"theora.mkv", []string{"-f", "lavfi", "-i", "testsrc2=s=160x120:d=1", "-c:v", "libtheora"}},
+		// HDR as phones record it: 10-bit HEVC, BT.2020 primaries, HLG transfer.
+		{"hlg.mp4", []string{"-f", "lavfi", "-i", "testsrc2=s=640x360:r=30:d=2", "-vf", "format=yuv420p10le",
+			"-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error:colorprim=bt2020:transfer=arib-std-b67:colormatrix=bt2020nc",
+			"-color_primaries", "bt2020", "-color_trc", "arib-std-b67", "-colorspace", "bt2020nc"}},
 		// moov at the end (the default): cut in half, the index is gone.
 		{"moovlast.mp4", cat([]string{"-f", "lavfi", "-i", "testsrc2=s=320x180:r=30:d=4"}, enc)},
 		{"faststart.mp4", cat([]string{"-f", "lavfi", "-i", "testsrc2=s=320x180:r=30:d=4", "-f", "lavfi", "-i", "sine=d=4"},

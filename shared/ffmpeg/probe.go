@@ -45,8 +45,13 @@ type Media struct {
 	// VariableFrameRate is set when the average rate differs from the nominal one.
 	VariableFrameRate bool `json:"variableFrameRate,omitempty"`
 	Interlaced        bool `json:"interlaced,omitempty"`
-	// HDR is set for PQ or HLG transfer characteristics; see the package doc.
+	// HDR is set for PQ or HLG transfer characteristics; Transcode tone-maps such sources to
+	// SDR BT.709 when the ffmpeg build has the zscale and tonemap filters.
 	HDR bool `json:"hdr,omitempty"`
+	// Colour description as ffprobe names it ("bt2020", "arib-std-b67", "bt2020nc"), when known.
+	ColorPrimaries string `json:"colorPrimaries,omitempty"`
+	ColorTransfer  string `json:"colorTransfer,omitempty"`
+	ColorSpace     string `json:"colorSpace,omitempty"`
 
 	HasAudio        bool   `json:"hasAudio"`
 	AudioCodec      string `json:"audioCodec,omitempty"`
@@ -291,6 +296,8 @@ type probeStream struct {
 	PixFmt            string            `json:"pix_fmt"`
 	FieldOrder        string            `json:"field_order"`
 	ColorTransfer     string            `json:"color_transfer"`
+	ColorPrimaries    string            `json:"color_primaries"`
+	ColorSpace        string            `json:"color_space"`
 	RFrameRate        string            `json:"r_frame_rate"`
 	AvgFrameRate      string            `json:"avg_frame_rate"`
 	Duration          string            `json:"duration"`
@@ -359,6 +366,7 @@ func (d *probeDoc) media(size int64) (*Media, error) {
 		case "tt", "bb", "tb", "bt":
 			m.Interlaced = true
 		}
+		m.ColorPrimaries, m.ColorTransfer, m.ColorSpace = video.ColorPrimaries, video.ColorTransfer, video.ColorSpace
 		switch video.ColorTransfer {
 		case "smpte2084", "arib-std-b67":
 			m.HDR = true

@@ -275,3 +275,20 @@ func TestFrameRateChoice(t *testing.T) {
 		}
 	}
 }
+
+func TestFromEnvAndVersion(t *testing.T) {
+	t.Setenv("FFMPEG_PATH", filepath.Join(t.TempDir(), "no-such-ffmpeg"))
+	if _, err := FromEnv(); err == nil || !strings.Contains(err.Error(), "FFMPEG_PATH") {
+		t.Fatalf("missing FFMPEG_PATH binary: %v", err)
+	}
+	t.Setenv("FFMPEG_PATH", tools.FFmpeg)
+	t.Setenv("FFPROBE_PATH", tools.FFprobe)
+	got, err := FromEnv()
+	if err != nil || got.FFmpeg != tools.FFmpeg || got.FFprobe != tools.FFprobe {
+		t.Fatalf("FromEnv = %+v, %v", got, err)
+	}
+	v, err := got.Version(context.Background())
+	if err != nil || !strings.HasPrefix(v, "ffmpeg version ") {
+		t.Fatalf("version %q: %v", v, err)
+	}
+}

@@ -25,6 +25,9 @@ type Result struct {
 	Storyboard *Storyboard   `json:"storyboard,omitempty"`
 	Duration   time.Duration `json:"duration"` // of the encoded video
 	FrameRate  Rational      `json:"frameRate"`
+	// ToneMapped is set when an HDR source was converted to SDR. An HDR source without it was
+	// encoded as is (the ffmpeg build lacks zscale): its colours will look flat; log it.
+	ToneMapped bool `json:"toneMapped,omitempty"`
 	// Files lists every file written, with the content type to store it under.
 	Files []File `json:"files"`
 }
@@ -85,7 +88,7 @@ const (
 // finish measures the rungs, checks the encode is whole, and writes the cover, the storyboard
 // and the master playlist.
 func (p *plan) finish(ctx context.Context, t Tools, outDir, work string) (*Result, error) {
-	res := &Result{FrameRate: p.rate, Master: "master.m3u8"}
+	res := &Result{FrameRate: p.rate, Master: "master.m3u8", ToneMapped: p.toneMap}
 	for _, r := range p.ladder {
 		rr, err := p.measureRung(outDir, r)
 		if err != nil {

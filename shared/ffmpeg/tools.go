@@ -86,6 +86,47 @@ func (t Tools) Version(ctx context.Context) (string, error) {
 	return strings.TrimSpace(line), nil
 }
 
+// filterCache remembers which filters each ffmpeg binary has: builds differ (the FC layer's
+// may lack libzimg), and asking costs a process start.
+var filterCache struct {
+	sync.Mutex
+	byBinary map[string]map[string]bool
+}
+
+// hasFilters reports whether the ffmpeg binary has every named filter.
+func (t Tools) hasFilters(ctx context.Context, names ...string) (bool, error) {
+	filterCache.Lock()
+	defer filterCache.Unlock()
+	have, ok := filterCache.byBinary[t.FFmpeg]
+	if !ok {
+		ctx, cancel := context.WithTimeout(ctx, t.probeTimeout())
+		defer cancel()
+		var out bytes.Buffer
+		cmd := t.command(ctx, t.FFmpeg, []string{"-hide_banner", "-filters"})
+		cmd.Stdout = &limitedWriter{w: &out, n: 1 << 20}
+		if err := cmd.Run(); err != nil {
+			return false, fmt.Errorf("ffmpeg: %s -filters: %w", t.FFmpeg, err)
+		}
+		have = map[string]bool{}
+		// Lines look like " TSC zscale            V->V       Apply resizing, ...".
+		for line := range strings.SplitSeq(out.String(), "\n") {
+			if f := strings.Fields(line); len(f) >= 3 && strings.Contains(f[2], "->") {
+				have[f[1]] = true
+			}
+		}
+		if filterCache.byBinary == nil {
+			filterCache.byBinary = map[string]map[string]bool{}
+		}
+		filterCache.byBinary[t.FFmpeg] = have
+	}
+	for _, n := range names {
+		if !have[n] {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
 func (t Tools) probeTimeout() time.Duration {
 	if t.ProbeTimeout > 0 {
 		return t.ProbeTimeout

@@ -188,6 +188,11 @@ func (t Tools) Transcode(ctx context.Context, src, outDir string, m *Media, ladd
 	defer os.RemoveAll(work)
 
 	p := newPlan(m, ladder, opts)
+	if m.HDR {
+		if p.toneMap, err = t.hasFilters(ctx, "zscale", "tonemap"); err != nil {
+			return nil, vodfc.Internal(err)
+		}
+	}
 	args := p.args(url, outDir, work)
 
 	timeout := t.TranscodeTimeout
@@ -258,6 +263,12 @@ type plan struct {
 	cover    *coverPlan
 	board    *boardPlan
 	interlac bool
+	toneMap  bool // HDR source and a build that can tone-map it
+	// top is the largest rung; when it is smaller than the source, frames are scaled to it
+	// once, right after decoding, so every later filter (tone mapping, the other rungs'
+	// scalers, cover and storyboard) works on fewer pixels.
+	top      Rung
+	prescale bool
 }
 
 type coverPlan struct {
@@ -273,6 +284,13 @@ type boardPlan struct {
 
 func newPlan(m *Media, ladder []Rung, o Options) *plan {
 	p := &plan{m: m, ladder: ladder, opts: o, interlac: m.Interlaced}
+	p.top = ladder[0]
+	for _, r := range ladder[1:] {
+		if r.Width*r.Height > p.top.Width*p.top.Height {
+			p.top = r
+		}
+	}
+	p.prescale = p.top.Width < m.Width || p.top.Height < m.Height
 	p.rate = outputRate(m.FrameRate, m.FPS, o.MaxFPS)
 	p.gop = max(1, int(math.Round(o.GOPDuration.Seconds()*p.rate.Float())))
 	// Never encode more than the source claims plus slack: a file whose timestamps run far past
@@ -292,7 +310,7 @@ func newPlan(m *Media, ladder []Rung, o Options) *plan {
 		if (m.Height > m.Width) != (bh > bw) {
 			bw, bh = bh, bw
 		}
-		c.w, c.h = fit(m.Width, m.Height, bw, bh)
+		c.w, c.h = fit(p.top.Width, p.top.Height, bw, bh)
 		p.cover = c
 	}
 	if !o.Storyboard.Disabled {
@@ -301,7 +319,7 @@ func newPlan(m *Media, ladder []Rung, o Options) *plan {
 			b.interval = need.Round(time.Millisecond) + time.Millisecond
 		}
 		ts := o.Storyboard.TileSize
-		b.w, b.h = fit(m.Width, m.Height, ts, ts)
+		b.w, b.h = fit(p.top.Width, p.top.Height, ts, ts)
 		p.board = b
 	}
 	return p
@@ -378,6 +396,12 @@ func (p *plan) args(url, outDir, work string) []string {
 		head = append(head, "yadif=deint=interlaced")
 	}
 	head = append(head, "fps="+p.rate.String())
+	if p.prescale {
+		head = append(head, fmt.Sprintf("scale=%d:%d", p.top.Width, p.top.Height))
+	}
+	if p.toneMap {
+		head = append(head, toneMapChain(p.m)...)
+	}
 	var labels []string
 	for i := range p.ladder {
 		labels = append(labels, fmt.Sprintf("r%d", i))
@@ -434,6 +458,9 @@ func (p *plan) args(url, outDir, work string) []string {
 		}
 		a = append(a, "-maxrate", rate, "-bufsize", strconv.Itoa(2*r.VideoBitrate),
 			"-g", strconv.Itoa(p.gop), "-keyint_min", strconv.Itoa(p.gop), "-sc_threshold", "0")
+		if p.toneMap {
+			a = append(a, "-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709")
+		}
 		if p.m.HasAudio {
 			a = append(a, "-c:a", "aac", "-b:a", strconv.Itoa(r.AudioBitrate), "-ac", "2", "-ar", "48000")
 		}
@@ -453,6 +480,25 @@ func (p *plan) args(url, outDir, work string) []string {
 			"-c:v", "png", "-f", "image2", filepath.Join(work, "board-%05d.png"))
 	}
 	return a
+}
+
+// toneMapChain maps PQ or HLG BT.2020 to SDR BT.709: linearize, convert the primaries in
+// float, compress the highlights with the Hable curve, and re-encode the BT.709 transfer.
+// The source's own colour description is passed in where ffprobe knew it, so a stream whose
+// frames lack the tags still converts.
+func toneMapChain(m *Media) []string {
+	in := "t=linear:npl=100"
+	if m.ColorTransfer == "smpte2084" || m.ColorTransfer == "arib-std-b67" {
+		in = "tin=" + m.ColorTransfer + ":" + in
+	}
+	if m.ColorPrimaries == "bt2020" {
+		in = "pin=bt2020:" + in
+	}
+	if m.ColorSpace == "bt2020nc" || m.ColorSpace == "bt2020c" {
+		in = "min=" + m.ColorSpace + ":" + in
+	}
+	return []string{"zscale=" + in, "format=gbrpf32le", "zscale=p=bt709", "tonemap=tonemap=hable:desat=0",
+		"zscale=t=bt709:m=bt709:r=tv", "format=yuv420p"}
 }
 
 // runFFmpeg runs one ffmpeg, reporting progress, watching the output size and mapping its

@@ -455,6 +455,54 @@ func TestTranscodeWithoutAudio(t *testing.T) {
 	}
 }
 
+func TestTranscodeHDRIsToneMapped(t *testing.T) {
+	m := probeOK(t, "hlg.mp4")
+	if !m.HDR || m.ColorTransfer != "arib-std-b67" || m.VideoCodec != "hevc" {
+		t.Fatalf("fixture not HLG: %+v", m)
+	}
+	// Only a rung below the source: frames are scaled down once before tone mapping.
+	ladder := []Rung{{Name: "240p", Width: 426, Height: 240, VideoBitrate: 300_000}}
+	out := filepath.Join(t.TempDir(), "out")
+	res, err := tools.Transcode(context.Background(), fixture("hlg.mp4"), out, m, ladder, Options{Preset: "ultrafast"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := tools.hasFilters(context.Background(), "zscale", "tonemap"); !ok {
+		if res.ToneMapped {
+			t.Fatal("tone mapped without zscale")
+		}
+		t.Skip("this ffmpeg build has no zscale/tonemap; HDR passes through untouched")
+	}
+	var doc struct {
+		Streams []struct {
+			Width, Height  int
+			PixFmt         string `json:"pix_fmt"`
+			ColorTransfer  string `json:"color_transfer"`
+			ColorPrimaries string `json:"color_primaries"`
+		} `json:"streams"`
+	}
+	ffprobeJSON(t, &doc, "-show_streams", filepath.Join(out, res.Rungs[0].MediaFile))
+	s := doc.Streams[0]
+	if !res.ToneMapped || s.PixFmt != "yuv420p" || s.ColorTransfer != "bt709" || s.ColorPrimaries != "bt709" || s.Width != 426 || s.Height != 240 {
+		t.Fatalf("tone mapped %v, output %+v", res.ToneMapped, s)
+	}
+	f, err := os.Open(filepath.Join(out, res.Cover))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cover, err := jpeg.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := cover.Bounds(); b.Dx() != 426 || b.Dy() != 240 {
+		t.Errorf("cover %v, want the top rung's size", b)
+	}
+	if st := measureLuma(cover); !st.usable() {
+		t.Errorf("tone-mapped cover luma %+v", st)
+	}
+}
+
 func TestTranscodeTruncatedSource(t *testing.T) {
 	// Probe reads the intact index of a cut faststart MP4; Validate would refuse it, but even
 	// a caller that skipped Validate gets corrupt, from the encoded length.
