@@ -292,3 +292,31 @@ func TestFromEnvAndVersion(t *testing.T) {
 		t.Fatalf("version %q: %v", v, err)
 	}
 }
+
+func TestDisplayGeometry(t *testing.T) {
+	cases := []struct {
+		w, h int
+		sar  string
+		side []map[string]any
+		tags map[string]string
+		rot  int
+		dw   int
+		dh   int
+	}{
+		{1920, 1080, "1:1", nil, nil, 0, 1920, 1080},
+		{1440, 1080, "4:3", nil, nil, 0, 1920, 1080},                                      // anamorphic HDV
+		{720, 480, "32:27", nil, nil, 0, 853, 480},                                        // NTSC DVD 16:9
+		{1920, 1080, "1:1", []map[string]any{{"rotation": -90.0}}, nil, 270, 1080, 1920},  // phone, ffprobe ≥ 5
+		{1920, 1080, "0:1", []map[string]any{{"rotation": 180.0}}, nil, 180, 1920, 1080},  // upside down, unknown SAR
+		{1920, 1080, "", nil, map[string]string{"rotate": "90"}, 90, 1080, 1920},          // ffprobe ≤ 4 tag
+		{1920, 1080, "", []map[string]any{{"side_data_type": "CPB"}}, nil, 0, 1920, 1080}, // other side data
+	}
+	for _, c := range cases {
+		s := &probeStream{Width: c.w, Height: c.h, SampleAspectRatio: c.sar, SideData: c.side, Tags: c.tags}
+		rot := rotation(s)
+		w, h := displaySize(c.w, c.h, c.sar, rot)
+		if rot != c.rot || w != c.dw || h != c.dh {
+			t.Errorf("%dx%d sar %s side %v tags %v: rotation %d display %dx%d, want %d %dx%d", c.w, c.h, c.sar, c.side, c.tags, rot, w, h, c.rot, c.dw, c.dh)
+		}
+	}
+}

@@ -518,6 +518,9 @@ func (t Tools) runFFmpeg(parent context.Context, timeout time.Duration, args []s
 		return vodfc.Internal(err)
 	}
 	if err := cmd.Start(); err != nil {
+		if parent.Err() != nil {
+			return vodfc.Unavailable(fmt.Errorf("ffmpeg: transcode interrupted: %w", parent.Err()))
+		}
 		return vodfc.Internal(fmt.Errorf("ffmpeg: start %s: %w", t.FFmpeg, err))
 	}
 

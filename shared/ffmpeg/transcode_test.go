@@ -643,3 +643,14 @@ func TestStoryboardCues(t *testing.T) {
 		t.Error("line break in URL accepted")
 	}
 }
+
+func TestTranscodeAlreadyCancelled(t *testing.T) {
+	m := probeOK(t, "silent.mp4")
+	ladder, _ := PlanLadder(m, DefaultLadder())
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := tools.Transcode(ctx, fixture("silent.mp4"), filepath.Join(t.TempDir(), "o"), m, ladder, Options{}, nil)
+	if !vodfc.IsKind(err, vodfc.KindUnavailable) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v", err)
+	}
+}
