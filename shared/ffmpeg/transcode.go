@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -402,10 +403,7 @@ func (p *plan) args(url, outDir, work string) []string {
 	if p.toneMap {
 		head = append(head, toneMapChain(p.m)...)
 	}
-	var labels []string
-	for i := range p.ladder {
-		labels = append(labels, fmt.Sprintf("r%d", i))
-	}
+	labels := []string{"ladder"}
 	if p.cover != nil {
 		labels = append(labels, "c")
 	}
@@ -420,8 +418,26 @@ func (p *plan) args(url, outDir, work string) []string {
 	for _, l := range labels {
 		g.WriteString("[" + l + "]")
 	}
-	for i, r := range p.ladder {
-		fmt.Fprintf(&g, ";[r%d]scale=%d:%d,setsar=1,format=yuv420p[v%d]", i, r.Width, r.Height, i)
+	// The rungs form a cascade, largest first: each is scaled from the next larger one rather
+	// than from the source, so every scaler reads as few pixels as possible. All rungs share
+	// the source's aspect ratio, so nothing is lost but a little sharpness at the bottom.
+	order := make([]int, len(p.ladder))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		return p.ladder[b].Width*p.ladder[b].Height - p.ladder[a].Width*p.ladder[a].Height
+	})
+	in := "ladder"
+	for k, i := range order {
+		r := p.ladder[i]
+		fmt.Fprintf(&g, ";[%s]scale=%d:%d,setsar=1,format=yuv420p", in, r.Width, r.Height)
+		if k == len(order)-1 {
+			fmt.Fprintf(&g, "[v%d]", i)
+			break
+		}
+		in = fmt.Sprintf("next%d", k)
+		fmt.Fprintf(&g, ",split=2[v%d][%s]", i, in)
 	}
 	if c := p.cover; c != nil {
 		var sel []string
