@@ -52,3 +52,18 @@ func readProgress(r io.Reader, duration time.Duration, cb func(Progress)) {
 	}
 	_, _ = io.Copy(io.Discard, r)
 }
+
+// Throttle wraps f so that it sees at most one report per interval, plus always the final
+// Done report: what a caller writing progress to a database wants, since Transcode reports
+// every Options.ProgressInterval. The wrapper is for one Transcode (it is not safe for
+// concurrent use, which Transcode never needs).
+func Throttle(every time.Duration, f func(Progress)) func(Progress) {
+	var last time.Time
+	return func(p Progress) {
+		now := time.Now()
+		if p.Done || last.IsZero() || now.Sub(last) >= every {
+			last = now
+			f(p)
+		}
+	}
+}

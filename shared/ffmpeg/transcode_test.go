@@ -654,3 +654,46 @@ func TestTranscodeAlreadyCancelled(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+func TestThrottle(t *testing.T) {
+	var got []Progress
+	f := Throttle(time.Hour, func(p Progress) { got = append(got, p) })
+	f(Progress{Percent: 1})
+	f(Progress{Percent: 2})
+	f(Progress{Percent: 3})
+	f(Progress{Percent: 100, Done: true})
+	if len(got) != 2 || got[0].Percent != 1 || !got[1].Done {
+		t.Fatalf("forwarded %+v", got)
+	}
+	got = nil
+	f = Throttle(0, func(p Progress) { got = append(got, p) })
+	f(Progress{Percent: 1})
+	f(Progress{Percent: 2})
+	if len(got) != 2 {
+		t.Fatalf("zero interval forwarded %+v", got)
+	}
+}
+
+func TestReadProgress(t *testing.T) {
+	stream := strings.Join([]string{
+		"frame=0", "out_time_us=N/A", "speed=N/A", "progress=continue",
+		"out_time_us=2500000", "speed=1.25x", "progress=continue",
+		"out_time_us=2400000", "progress=continue", // jitter backwards: must not fall
+		"garbage line",
+		"out_time_us=10100000", "speed=2x", "progress=end", // past the duration: capped below 100
+	}, "\n")
+	var got []Progress
+	readProgress(strings.NewReader(stream), 10*time.Second, func(p Progress) { got = append(got, p) })
+	if len(got) != 4 {
+		t.Fatalf("%d reports: %+v", len(got), got)
+	}
+	want := []float64{0, 25, 25, 99}
+	for i, p := range got {
+		if p.Percent != want[i] || p.Done || p.Duration != 10*time.Second {
+			t.Errorf("report %d: %+v, want %v%%", i, p, want[i])
+		}
+	}
+	if got[1].Speed != 1.25 || got[1].Processed != 2500*time.Millisecond {
+		t.Errorf("report 1: %+v", got[1])
+	}
+}
