@@ -179,6 +179,14 @@ func (t Tools) Transcode(ctx context.Context, src, outDir string, m *Media, ladd
 	if fi, err := os.Stat(src); err != nil || !fi.Mode().IsRegular() {
 		return nil, vodfc.Internal(fmt.Errorf("ffmpeg: transcode: source %s is not a readable file: %v", src, err))
 	}
+	// ffmpeg reads output names as URLs and image/segment names as patterns: an absolute path
+	// without '%' is read as exactly that file.
+	if outDir, err = filepath.Abs(outDir); err != nil {
+		return nil, vodfc.Internal(err)
+	}
+	if strings.ContainsAny(outDir, "%\r\n") {
+		return nil, vodfc.Internal(fmt.Errorf("ffmpeg: output directory %q must not contain '%%' or line breaks", outDir))
+	}
 	if err := prepareOutDir(outDir); err != nil {
 		return nil, vodfc.Internal(err)
 	}

@@ -598,6 +598,7 @@ func TestTranscodeRefusesBadJobs(t *testing.T) {
 		"segment":      {ok, Options{SegmentDuration: 3 * time.Second}, ""},
 		"preset":       {ok, Options{Preset: "; rm -rf /"}, ""},
 		"dirty outdir": {ok, Options{}, out},
+		"pattern dir":  {ok, Options{}, filepath.Join(t.TempDir(), "job%03d")},
 	}
 	if err := os.WriteFile(filepath.Join(out, "old"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
