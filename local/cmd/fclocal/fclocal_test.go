@@ -1,0 +1,176 @@
+package main
+
+import (
+	"archive/zip"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// fclocal is the command under test, built once.
+var fclocal string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "fclocal-test-")
+	if err != nil {
+		panic(err)
+	}
+	fclocal = filepath.Join(dir, "fclocal")
+	if out, err := exec.Command("go", "build", "-o", fclocal, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building fclocal: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func run(t *testing.T, stdin string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	cmd := exec.Command(fclocal, args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err = cmd.Run()
+	return o.String(), e.String(), err
+}
+
+func TestUpStopsOnMalformedManifest(t *testing.T) {
+	src, err := os.ReadFile("testdata/s.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad := strings.Replace(string(src), "memorySize: 128\n      cpu: 0.1\n      timeout: 10\n\n", "memorySize: 100\n      cpu: 0.1\n      timeout: 10\n\n", 1)
+	path := filepath.Join(t.TempDir(), "s.yaml")
+	os.WriteFile(path, []byte(bad), 0o644)
+	_, stderr, err := run(t, "", "up", "--manifest", path, "--addr", "127.0.0.1:0", "--data", t.TempDir())
+	if err == nil {
+		t.Fatal("fclocal up accepted a bad s.yaml")
+	}
+	line := strings.Count(bad[:strings.Index(bad, "memorySize: 100")], "\n") + 1
+	want := fmt.Sprintf("%s:%d:", path, line)
+	if !strings.Contains(stderr, want) || !strings.Contains(stderr, "multiple of 64") {
+		t.Fatalf("want %q and the reason in:\n%s", want, stderr)
+	}
+
+	// Broken YAML too.
+	os.WriteFile(path, []byte("edition: 3.0.0\nresources:\n  a: [\n"), 0o644)
+	_, stderr, err = run(t, "", "up", "--manifest", path, "--addr", "127.0.0.1:0")
+	if err == nil || !strings.Contains(stderr, path+":") || !strings.Contains(stderr, "not valid YAML") {
+		t.Fatalf("broken YAML: %v\n%s", err, stderr)
+	}
+}
+
+func TestInvokeStartsACloudForOneFunction(t *testing.T) {
+	data := t.TempDir()
+	out, stderr, err := run(t, `{"hello":"world"}`, "invoke", "echo", "--event", "-", "--manifest", "testdata/s.yaml", "--data", data, "--addr", "127.0.0.1:1")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if strings.TrimSpace(out) != `{"hello":"world"}` {
+		t.Fatalf("stdout %q", out)
+	}
+	if !strings.Contains(stderr, `echo#1 | echo got {"hello":"world"}`) || !strings.Contains(stderr, "cold start true") {
+		t.Fatalf("stderr lacks the function's output or the summary:\n%s", stderr)
+	}
+	out, stderr, err = run(t, `{"fail":true}`, "invoke", "echo", "--event", "-", "--manifest", "testdata/s.yaml", "--data", data, "--addr", "127.0.0.1:1")
+	if err == nil || !strings.Contains(stderr, "asked to fail") {
+		t.Fatalf("failing invocation: %v\n%s\n%s", err, out, stderr)
+	}
+}
+
+func TestEventSamples(t *testing.T) {
+	for _, kind := range []string{"oss", "timer", "http"} {
+		var b bytes.Buffer
+		if err := printEvent(&b, []string{kind}); err != nil {
+			t.Fatal(err)
+		}
+		var v map[string]any
+		if err := json.Unmarshal(b.Bytes(), &v); err != nil {
+			t.Fatalf("%s sample is not JSON: %v\n%s", kind, err, b.String())
+		}
+	}
+	var b bytes.Buffer
+	printEvent(&b, []string{"oss", "--key", "uploads/x y/source", "--event", "oss:ObjectCreated:CompleteMultipartUpload"})
+	if !strings.Contains(b.String(), `"eventName": "ObjectCreated:CompleteMultipartUpload"`) || !strings.Contains(b.String(), `"key": "uploads/x y/source"`) {
+		t.Errorf("oss sample flags ignored:\n%s", b.String())
+	}
+	b.Reset()
+	printEvent(&b, []string{"http", "--method", "POST", "--path", "/api/v1/videos?a=1&a=2", "--body", `{"title":"t"}`})
+	var ev struct {
+		RawPath         string            `json:"rawPath"`
+		Body            string            `json:"body"`
+		QueryParameters map[string]string `json:"queryParameters"`
+		RequestContext  struct{ HTTP struct{ Method string } }
+	}
+	json.Unmarshal(b.Bytes(), &ev)
+	if ev.RawPath != "/api/v1/videos" || ev.Body != `{"title":"t"}` || ev.QueryParameters["a"] != "1,2" || ev.RequestContext.HTTP.Method != "POST" {
+		t.Errorf("http sample %+v", ev)
+	}
+	if err := printEvent(&b, []string{"sqs"}); err == nil {
+		t.Error("unknown kind accepted")
+	}
+}
+
+func TestPackageZipsWithTheExecBit(t *testing.T) {
+	root := t.TempDir()
+	src, _ := os.ReadFile("testdata/s.yaml")
+	os.WriteFile(filepath.Join(root, "s.yaml"), src, 0o644)
+	abs, _ := filepath.Abs("testdata/echo")
+	for _, fn := range []string{"echo", "web"} {
+		cmd := exec.Command("go", "build", "-o", filepath.Join(root, "dist", fn, "main"), ".")
+		cmd.Dir = abs
+		cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=amd64", "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+	}
+	os.WriteFile(filepath.Join(root, "dist", "web", "README.txt"), []byte("extra file"), 0o600)
+	os.Chmod(filepath.Join(root, "dist", "echo", "main"), 0o644) // lost exec bit on disk: the zip restores it
+	out, stderr, err := run(t, "", "package", "--manifest", filepath.Join(root, "s.yaml"), "--dist", filepath.Join(root, "dist"))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	for _, fn := range []string{"echo", "web"} {
+		z := filepath.Join(root, "dist", fn+".zip")
+		if !strings.Contains(out, z) {
+			t.Errorf("output does not list %s:\n%s", z, out)
+		}
+		zr, err := zip.OpenReader(z)
+		if err != nil {
+			t.Fatal(err)
+		}
+		names := map[string]os.FileMode{}
+		for _, f := range zr.File {
+			names[f.Name] = f.Mode()
+		}
+		zr.Close()
+		if m, ok := names["main"]; !ok || m&0o111 == 0 {
+			t.Errorf("%s: main missing or not executable: %v", fn, names)
+		}
+		if fn == "web" {
+			if m, ok := names["README.txt"]; !ok || m&0o111 != 0 {
+				t.Errorf("web: extra file missing or made executable: %v", names)
+			}
+		}
+	}
+	// Deterministic: the same input gives the same zip.
+	first, _ := os.ReadFile(filepath.Join(root, "dist", "echo.zip"))
+	run(t, "", "package", "--manifest", filepath.Join(root, "s.yaml"), "--dist", filepath.Join(root, "dist"))
+	second, _ := os.ReadFile(filepath.Join(root, "dist", "echo.zip"))
+	if !bytes.Equal(first, second) {
+		t.Error("packaging twice gave different zips")
+	}
+
+	// A binary for the wrong platform is refused with the fix.
+	os.WriteFile(filepath.Join(root, "dist", "echo", "main"), []byte("#!/bin/sh\necho hi\n"), 0o755)
+	_, stderr, err = run(t, "", "package", "--manifest", filepath.Join(root, "s.yaml"), "--dist", filepath.Join(root, "dist"))
+	if err == nil || !strings.Contains(stderr, "GOOS=linux GOARCH=amd64") {
+		t.Fatalf("non-ELF executable: %v\n%s", err, stderr)
+	}
+}
