@@ -58,7 +58,9 @@ type buildError struct {
 	out []byte
 }
 
-func (e *buildError) Error() string { return "building testdata/ossfn: " + e.err.Error() + "\n" + string(e.out) }
+func (e *buildError) Error() string {
+	return "building testdata/ossfn: " + e.err.Error() + "\n" + string(e.out)
+}
 
 // triggersOf turns a manifest's OSS triggers into the emulator's, as the local cloud does.
 func triggersOf(m *manifest.Manifest) []ossemu.Trigger {
