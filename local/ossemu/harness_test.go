@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -81,6 +82,9 @@ func TestMain(m *testing.M) {
 	}
 	if shared != nil && shared.real {
 		shared.cleanReal()
+	}
+	if ossfnPath != "" {
+		os.RemoveAll(filepath.Dir(ossfnPath))
 	}
 	os.Exit(code)
 }
