@@ -27,6 +27,7 @@ import (
 	"vodfc.dev/local/gateway"
 	"vodfc.dev/local/mailbox"
 	"vodfc.dev/local/manifest"
+	"vodfc.dev/local/ossemu"
 	"vodfc.dev/local/otsemu"
 	"vodfc.dev/local/scheduler"
 )
@@ -66,6 +67,9 @@ type Options struct {
 	ExternalRedisPassword string
 	// Instance is the Tablestore instance name.
 	Instance string
+	// CORSOrigins may PUT/POST/GET objects from a web page (presigned URLs, PostObject) on
+	// buckets that have no CORS rules of their own; each may hold one '*'.
+	CORSOrigins []string
 	// Functions limits the cloud to these functions (by functionName); all when empty.
 	Functions []string
 	// Credentials the functions receive and the emulators accept.
@@ -111,6 +115,7 @@ type Cloud struct {
 	redis     *miniredis.Miniredis
 	mail      *mailbox.Mailbox
 	ots       *otsemu.Server
+	oss       *ossemu.Server
 	srv       *http.Server
 	tempDir   bool
 	closers   []func(context.Context) error // run in reverse order by Close
@@ -219,6 +224,10 @@ func Start(ctx context.Context, opts Options) (c *Cloud, err error) {
 		return c, err
 	}
 	c.closers = append(c.closers, c.FC.Close)
+	c.oss.SetInvoker(c.FC)
+	// At shutdown, OSS stops handing out events before fcemu stops taking them: what is not
+	// delivered stays on disk for the next start instead of failing against a closed fcemu.
+	c.closers = append(c.closers, func(context.Context) error { c.oss.SetInvoker(nil); return nil })
 
 	var jobs []scheduler.Job
 	for _, f := range fns {
@@ -364,6 +373,28 @@ func (c *Cloud) startServices(ctx context.Context, opts Options) error {
 		go c.followClock(r)
 	}
 
+	oss, err := ossemu.Open(ossemu.Options{
+		AccessKeyID:     c.Credentials.AccessKeyID,
+		AccessKeySecret: c.Credentials.AccessKeySecret,
+		DataDir:         filepath.Join(c.DataDir, "oss"),
+		Region:          region(c.Manifest),
+		AccountID:       manifest.LocalAccountID,
+		Buckets:         buckets(c.functions),
+		Now:             c.Clock.Now,
+		CORS:            corsRules(opts.CORSOrigins),
+		Triggers:        ossTriggers(c.functions),
+		Logger:          c.log.With("part", "ossemu"),
+		// The invoker (fcemu) is set once the functions are built; events wait on disk.
+	})
+	if err != nil {
+		return fmt.Errorf("oss: %w", err)
+	}
+	c.oss = oss
+	c.closers = append(c.closers, func(context.Context) error { return oss.Close() })
+	if c.OSSEndpoint, err = c.serve("oss", or(opts.OSSAddr, DefaultOSSAddr), oss); err != nil {
+		return err
+	}
+
 	ots, err := otsemu.Open(otsemu.Options{
 		AccessKeyID:     c.Credentials.AccessKeyID,
 		AccessKeySecret: c.Credentials.AccessKeySecret,
@@ -409,6 +440,56 @@ func (c *Cloud) serve(what, addr string, h http.Handler) (string, error) {
 	go srv.Serve(ln)
 	c.closers = append(c.closers, func(ctx context.Context) error { return srv.Shutdown(ctx) })
 	return "http://" + ln.Addr().String(), nil
+}
+
+// OSS is the OSS emulator (usage reports, in-process SDK clients).
+func (c *Cloud) OSS() *ossemu.Server { return c.oss }
+
+// ossTriggers are the OSS triggers of the functions that run.
+func ossTriggers(fns []*manifest.Function) []ossemu.Trigger {
+	var out []ossemu.Trigger
+	for _, f := range fns {
+		for _, t := range f.Triggers {
+			if t.Type == manifest.TriggerOSS {
+				out = append(out, ossemu.Trigger{Function: f.Name, Name: t.Name, Bucket: t.Bucket,
+					Events: t.Events, Prefix: t.Prefix, Suffix: t.Suffix})
+			}
+		}
+	}
+	return out
+}
+
+// buckets are the buckets the functions use: those their OSS triggers watch and those their
+// MEDIA_BUCKET names. They exist from the start, as they would in the account.
+func buckets(fns []*manifest.Function) []string {
+	var out []string
+	add := func(b string) {
+		if b != "" && !slices.Contains(out, b) {
+			out = append(out, b)
+		}
+	}
+	for _, f := range fns {
+		add(f.Env["MEDIA_BUCKET"])
+		for _, t := range f.Triggers {
+			if t.Type == manifest.TriggerOSS {
+				add(t.Bucket)
+			}
+		}
+	}
+	return out
+}
+
+func corsRules(origins []string) []ossemu.CORSRule {
+	if len(origins) == 0 {
+		return nil
+	}
+	return []ossemu.CORSRule{{
+		AllowedOrigin: origins,
+		AllowedMethod: []string{"GET", "PUT", "POST", "HEAD", "DELETE"},
+		AllowedHeader: []string{"*"},
+		ExposeHeader:  []string{"ETag", "x-oss-request-id", "x-oss-hash-crc64ecma", "x-oss-next-append-position"},
+		MaxAgeSeconds: 600,
+	}}
 }
 
 // Tablestore is the Tablestore emulator (for fault injection and in-process SDK transports).

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aliyun/aliyun-oss-go-sdk/oss"
+
 	"vodfc.dev/local/fcemu"
 	"vodfc.dev/vodfc/runtime"
 	"vodfc.dev/vodfc/tablestore"
@@ -492,6 +494,53 @@ func TestOSSEventsWithRetriesAndOnFailure(t *testing.T) {
 	}
 }
 
+// TestUploadFiresTheOSSTrigger uploads through the real OSS SDK to the emulator: the OSS
+// triggers of s.yaml match bucket, event, prefix and suffix, and the event reaches the function
+// asynchronously.
+func TestUploadFiresTheOSSTrigger(t *testing.T) {
+	client, err := oss.New(cl.OSSEndpoint, cl.Credentials.AccessKeyID, cl.Credentials.AccessKeySecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bucket, err := client.Bucket("e2e-media")
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := func(key string) {
+		t.Helper()
+		if err := bucket.PutObject(key, strings.NewReader("content of "+key)); err != nil {
+			t.Fatalf("PutObject %s: %v", key, err)
+		}
+	}
+	put("uploads/sdk/video one.mp4")
+	att := asyncAttempts(t, "media-custom", "e2e-media/uploads/sdk/video one.mp4", 1)
+	if att[0].Status != fcemu.StatusSucceeded || att[0].Trigger != "uploads" ||
+		!strings.Contains(att[0].Log, "object ObjectCreated:PutObject e2e-media/uploads/sdk/video one.mp4 retry=0") {
+		t.Fatalf("upload event: %+v", att[0])
+	}
+
+	// media-go1 watches inbox/ for .json only.
+	put("inbox/ignored.txt")
+	put("inbox/order.json")
+	att = asyncAttempts(t, "media-go1", "e2e-media/inbox/order.json", 1)
+	if att[0].Status != fcemu.StatusSucceeded {
+		t.Fatalf("inbox event: %+v", att[0])
+	}
+	for _, inv := range cl.FC.Invocations("media-go1", 0) {
+		if strings.Contains(inv.Log, "ignored.txt") {
+			t.Errorf("an object outside the suffix filter fired the trigger: %+v", inv)
+		}
+	}
+	// A function's output prefix (media/) fires nothing.
+	before := len(cl.FC.Invocations("media-custom", 0))
+	put("media/v1/master.m3u8")
+	put("uploads/sdk/after.mp4") // something to wait for before counting
+	asyncAttempts(t, "media-custom", "e2e-media/uploads/sdk/after.mp4", 1)
+	if n := len(cl.FC.Invocations("media-custom", 0)) - before; n != 1 {
+		t.Errorf("%d invocations for one upload under uploads/ and one write under media/", n)
+	}
+}
+
 func TestTimersByCronAndByHand(t *testing.T) {
 	// By cron: move the shared clock to the next 03:00 UTC; the nightly trigger fires then.
 	var due time.Time
@@ -532,7 +581,8 @@ func TestConsole(t *testing.T) {
 		Functions []string
 		Endpoints Endpoints
 	}
-	if err := json.Unmarshal(body, &h); err != nil || resp.StatusCode != 200 || h.Status != "ok" || len(h.Functions) != 11 || h.Endpoints.Redis != cl.RedisAddr {
+	if err := json.Unmarshal(body, &h); err != nil || resp.StatusCode != 200 || h.Status != "ok" || len(h.Functions) != 11 ||
+		h.Endpoints.Redis != cl.RedisAddr || h.Endpoints.OSS != cl.OSSEndpoint || h.Endpoints.Tablestore != cl.OTSEndpoint {
 		t.Fatalf("health %d %s", resp.StatusCode, body)
 	}
 

@@ -26,6 +26,16 @@ func init() {
 type cloudFlags struct {
 	manifest, data, addr, ossAddr, otsAddr, smtpAddr, redisAddr, instance string
 	verbose                                                               bool
+	cors                                                                  originList
+}
+
+// originList is a repeatable flag.
+type originList []string
+
+func (o *originList) String() string { return strings.Join(*o, ",") }
+func (o *originList) Set(v string) error {
+	*o = append(*o, v)
+	return nil
 }
 
 func (f *cloudFlags) register(fs *flag.FlagSet) {
@@ -38,6 +48,7 @@ func (f *cloudFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.redisAddr, "redis-addr", cloud.DefaultRedisAddr, "embedded Redis (ignored when REDIS_ADDR names a server)")
 	fs.StringVar(&f.instance, "instance", cloud.DefaultInstance, "Tablestore instance name")
 	fs.BoolVar(&f.verbose, "v", false, "log debug detail")
+	fs.Var(&f.cors, "cors-origin", "origin a web page may upload from with presigned URLs, on buckets without CORS rules (repeatable; default http://localhost:* and http://127.0.0.1:*)")
 }
 
 // options turns the flags and the environment into cloud options. Only FCLOCAL_* and REDIS_*
@@ -62,10 +73,19 @@ func (f *cloudFlags) options(log io.Writer) (cloud.Options, error) {
 		ExternalRedis:         os.Getenv("REDIS_ADDR"),
 		ExternalRedisPassword: os.Getenv("REDIS_PASSWORD"),
 		Instance:              f.instance,
+		CORSOrigins:           f.corsOrigins(),
 		Credentials:           localCredentials(),
 		Log:                   log,
 		Verbose:               f.verbose,
 	}, nil
+}
+
+func (f *cloudFlags) corsOrigins() []string {
+	if len(f.cors) > 0 {
+		return f.cors
+	}
+	// A front end in development serves from some local port.
+	return []string{"http://localhost:*", "http://127.0.0.1:*"}
 }
 
 func localCredentials() fcemu.Credentials {
