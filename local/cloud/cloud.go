@@ -89,6 +89,24 @@ type Options struct {
 	RetryBackoff func(n int) time.Duration
 }
 
+// Ephemeral returns options for a throw-away cloud, as end-to-end tests want one: every
+// listener on a free loopback port, a temporary data directory (removed by Close), no output,
+// and async retries after 50 ms, 100 ms, 150 ms ... instead of seconds. functions limits it to
+// those functions. Adjust the fields before Start as needed (Log, Setup, ...).
+func Ephemeral(manifestPath string, functions ...string) Options {
+	return Options{
+		Manifest:     manifestPath,
+		Addr:         "127.0.0.1:0",
+		OSSAddr:      "127.0.0.1:0",
+		OTSAddr:      "127.0.0.1:0",
+		RedisAddr:    "127.0.0.1:0",
+		SMTPAddr:     "127.0.0.1:0",
+		Functions:    functions,
+		Log:          io.Discard,
+		RetryBackoff: func(n int) time.Duration { return time.Duration(n) * 50 * time.Millisecond },
+	}
+}
+
 // Cloud is a running local cloud.
 type Cloud struct {
 	Manifest    *manifest.Manifest

@@ -65,31 +65,22 @@ func TestMain(m *testing.M) {
 }
 
 func testOptions(functions []string) Options {
-	return Options{
-		Manifest:  "testdata/s.yaml",
-		Addr:      "127.0.0.1:0",
-		OSSAddr:   "127.0.0.1:0",
-		OTSAddr:   "127.0.0.1:0",
-		RedisAddr: "127.0.0.1:0",
-		SMTPAddr:  "127.0.0.1:0",
-		Functions: functions,
-		Log:       cloudLog,
-		// Setup runs between the services and the first request: the table the test
-		// function writes is created here, as the product's tables will be.
-		Setup: func(ctx context.Context, c *Cloud) error {
-			client, err := tablestore.New(tablestore.Config{Endpoint: c.OTSEndpoint, Instance: c.OTSInstance,
-				Credentials: func() (runtime.Credentials, bool) {
-					return runtime.Credentials{AccessKeyID: c.Credentials.AccessKeyID, AccessKeySecret: c.Credentials.AccessKeySecret}, true
-				}})
-			if err != nil {
-				return err
-			}
-			_, err = client.Ensure(ctx, []tablestore.Table{{Name: "e2e_things", Key: []tablestore.KeyDef{{Name: "id", Type: tablestore.String}}}})
+	opts := Ephemeral("testdata/s.yaml", functions...)
+	opts.Log = cloudLog
+	// Setup runs between the services and the first request: the table the test function
+	// writes is created here, as the product's tables will be.
+	opts.Setup = func(ctx context.Context, c *Cloud) error {
+		client, err := tablestore.New(tablestore.Config{Endpoint: c.OTSEndpoint, Instance: c.OTSInstance,
+			Credentials: func() (runtime.Credentials, bool) {
+				return runtime.Credentials{AccessKeyID: c.Credentials.AccessKeyID, AccessKeySecret: c.Credentials.AccessKeySecret}, true
+			}})
+		if err != nil {
 			return err
-		},
-		// Retries in milliseconds instead of seconds: the sequence still grows.
-		RetryBackoff: func(n int) time.Duration { return time.Duration(n) * 20 * time.Millisecond },
+		}
+		_, err = client.Ensure(ctx, []tablestore.Table{{Name: "e2e_things", Key: []tablestore.KeyDef{{Name: "id", Type: tablestore.String}}}})
+		return err
 	}
+	return opts
 }
 
 type echo struct {
