@@ -30,11 +30,13 @@ type Restore struct {
 	Expires   time.Time // when a finished restore ends
 }
 
-// Readable reports whether the object's bytes can be read now.
-func (o Object) Readable(now time.Time) bool {
+// Readable reports whether the object's bytes can be read now. OSS drops the restore header
+// when a restored copy expires, so a finished restore in the header means readable; no clock
+// is compared here (the caller's clock and the bucket's may differ, as in simulations).
+func (o Object) Readable() bool {
 	switch o.Class {
 	case Archive, ColdArchive, "DeepColdArchive":
-		return o.Restore.Requested && !o.Restore.Ongoing && now.Before(o.Restore.Expires)
+		return o.Restore.Requested && !o.Restore.Ongoing
 	}
 	return true
 }
@@ -271,11 +273,23 @@ const (
 	RestoreDone                            // the object is already readable
 )
 
-// StartRestore asks OSS to restore an Archive or ColdArchive object for days.
+// StartRestore asks OSS to restore an Archive or ColdArchive object for days. OSS answers 202
+// for a new restore and 200 for one already done, and the SDK hides the status, so the
+// object's restore header is read first.
 func (s *Store) StartRestore(ctx context.Context, key string, days int) (RestoreStarted, error) {
 	b, _, err := s.clients()
 	if err != nil {
 		return 0, err
+	}
+	o, err := s.Head(ctx, key)
+	if err != nil {
+		return 0, err
+	}
+	switch {
+	case o.Restore.Ongoing:
+		return RestoreOngoing, nil
+	case o.Restore.Requested:
+		return RestoreDone, nil
 	}
 	if days < 1 {
 		days = 1
@@ -285,13 +299,8 @@ func (s *Store) StartRestore(ctx context.Context, key string, days int) (Restore
 		return RestoreRequested, nil
 	}
 	var se sdk.ServiceError
-	if ok := asService(err, &se); ok {
-		switch {
-		case se.Code == "RestoreAlreadyInProgress":
-			return RestoreOngoing, nil
-		case se.StatusCode == http.StatusOK:
-			return RestoreDone, nil
-		}
+	if asService(err, &se) && se.Code == "RestoreAlreadyInProgress" {
+		return RestoreOngoing, nil // requested by someone else between our Head and this call
 	}
 	return 0, wrapErr("RestoreObject", key, err)
 }
