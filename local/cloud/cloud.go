@@ -134,6 +134,7 @@ type Cloud struct {
 	mail      *mailbox.Mailbox
 	ots       *otsemu.Server
 	oss       *ossemu.Server
+	secrets   *secrets
 	srv       *http.Server
 	tempDir   bool
 	closers   []func(context.Context) error // run in reverse order by Close
@@ -192,6 +193,9 @@ func Start(ctx context.Context, opts Options) (c *Cloud, err error) {
 		c.Credentials = fcemu.Credentials{AccessKeyID: DefaultAccessKeyID, AccessKeySecret: DefaultAccessKeySecret}
 	}
 	c.OTSInstance = or(opts.Instance, DefaultInstance)
+	if c.secrets, err = loadSecrets(c.DataDir); err != nil {
+		return c, err
+	}
 
 	// Bind the gateway first: a port conflict should stop us before minutes of building.
 	gwLn, err := listen(or(opts.Addr, DefaultAddr))
@@ -215,15 +219,22 @@ func Start(ctx context.Context, opts Options) (c *Cloud, err error) {
 	if br.err != nil {
 		return c, br.err
 	}
+	if err := c.ensureTables(ctx); err != nil {
+		return c, err
+	}
 
 	functions := make([]fcemu.Function, 0, len(fns))
 	for _, f := range fns {
+		env := c.env(f, opts)
+		if err := c.secrets.fill(f, env); err != nil {
+			return c, err
+		}
 		functions = append(functions, fcemu.Function{
 			Spec:       f,
 			Executable: br.bins[f.Name],
 			CodeDir:    filepath.Dir(br.bins[f.Name]),
 			TmpDir:     filepath.Join(c.DataDir, "tmp", f.Name),
-			Env:        c.env(f, opts),
+			Env:        env,
 		})
 	}
 	c.FC, err = fcemu.New(fcemu.Options{
