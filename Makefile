@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 # Every directory under functions/ with a main.go is one FC function.
 FUNCTIONS ?= $(sort $(patsubst functions/%/main.go,%,$(wildcard functions/*/main.go)))
-PACKAGES := ./shared/... ./local/... ./functions/...
+PACKAGES := ./shared/... ./local/... ./functions/... ./bench/transcode/...
 BUILD_FLAGS := -trimpath -ldflags "-s -w"
 TEST_FLAGS ?= -count=1 -timeout 25m
 
@@ -29,9 +29,12 @@ build:
 package: build
 	$(GO) run ./local/cmd/fclocal package --dist dist
 
-## bench: Go benchmarks and load scripts; results go to docs/benchmarks.md by hand
+## bench: Go benchmarks, then the transcode and local-cloud load scripts; copy the figures
+## into docs/benchmarks.md with the command that produced them
 bench: require
 	$(GO) test -run '^$$' -bench . -benchmem $(PACKAGES)
+	$(GO) run ./bench/transcode
+	./bench/local-cloud.sh
 
 ## lint: gofmt and go vet
 lint:
