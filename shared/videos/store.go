@@ -109,9 +109,7 @@ func (s *Store) Insert(ctx context.Context, v *vodfc.Video) error {
 	if err := s.db.Put(ctx, tablestore.Videos.Name, key(v.ID), toCols(v), tablestore.IfNotExists()); err != nil {
 		return err
 	}
-	return s.db.Put(ctx, tablestore.UserVideos.Name,
-		tablestore.K("owner_id", v.OwnerID, "created_at", v.CreatedAt.UnixMilli(), "video_id", v.ID),
-		tablestore.Cols{}, tablestore.Always)
+	return s.db.Put(ctx, tablestore.UserVideos.Name, listKey(v.OwnerID, v.CreatedAt, v.ID), tablestore.Cols{}, tablestore.Always)
 }
 
 // ListByOwner returns the ids of an owner's videos, newest first, one page at a time. after is
