@@ -98,15 +98,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 }
 
 // newRouter wires the feature into the HTTP API.
-func newRouter(c config) (*httpapi.Router, error) {
-	db, err := tablestore.New(c.tables)
-	if err != nil {
-		return nil, err
-	}
-	media, err := oss.New(c.media)
-	if err != nil {
-		return nil, err
-	}
+func newRouter(c config, db *tablestore.Client, media *oss.Store) (*httpapi.Router, error) {
 	tokens, err := playback.NewTokens(c.tokenKey)
 	if err != nil {
 		return nil, err
@@ -127,7 +119,17 @@ func main() {
 		fmt.Fprintf(os.Stderr, "playback: configuration: %v\n", err)
 		os.Exit(1)
 	}
-	r, err := newRouter(c)
+	db, err := tablestore.New(c.tables)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "playback: %v\n", err)
+		os.Exit(1)
+	}
+	media, err := oss.New(c.media)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "playback: %v\n", err)
+		os.Exit(1)
+	}
+	r, err := newRouter(c, db, media)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "playback: %v\n", err)
 		os.Exit(1)

@@ -57,19 +57,11 @@ func splitList(s string) []string {
 }
 
 // newRouter wires the feature into the HTTP API.
-func newRouter(c config) (*httpapi.Router, error) {
-	db, err := tablestore.New(c.tables)
-	if err != nil {
-		return nil, err
-	}
-	media, err := oss.New(c.media)
-	if err != nil {
-		return nil, err
-	}
+func newRouter(c config, db *tablestore.Client, media *oss.Store) *httpapi.Router {
 	r := httpapi.NewRouter()
 	r.Use(httpapi.CORS(httpapi.CORSConfig{AllowedOrigins: c.corsOrigins}))
 	videos.NewService(videos.NewStore(db), media, c.videos).Register(r, c.verifier)
-	return r, nil
+	return r
 }
 
 func main() {
@@ -78,10 +70,15 @@ func main() {
 		fmt.Fprintf(os.Stderr, "videos: configuration: %v\n", err)
 		os.Exit(1)
 	}
-	r, err := newRouter(c)
+	db, err := tablestore.New(c.tables)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "videos: %v\n", err)
 		os.Exit(1)
 	}
-	runtime.HTTP(r)
+	media, err := oss.New(c.media)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "videos: %v\n", err)
+		os.Exit(1)
+	}
+	runtime.HTTP(newRouter(c, db, media))
 }
