@@ -60,10 +60,10 @@ func TestSelectByTierAndAvailability(t *testing.T) {
 	ladder := []vodfc.Rendition{r(1920, 1080, 6000), r(1280, 720, 3000), r(854, 480, 1200), r(640, 360, 500)}
 	p := DefaultPolicy()
 	cases := []struct {
-		name                            string
-		rs                              []vodfc.Rendition
-		tier                            vodfc.Tier
-		avail                           []Availability
+		name                           string
+		rs                             []vodfc.Rendition
+		tier                           vodfc.Tier
+		avail                          []Availability
 		playable, membersOnly, unavail []int
 	}{
 		{"free", ladder, vodfc.TierFree, nil, []int{1, 2, 3}, []int{0}, nil},
