@@ -25,7 +25,9 @@ func newStore(t *testing.T) *videos.Store {
 	}
 	t.Cleanup(func() { emu.Close() })
 	db, err := tablestore.New(tablestore.Config{Endpoint: "http://ots.local", Instance: "vodfc", Transport: emu.Transport(),
-		Credentials: func() (runtime.Credentials, bool) { return runtime.Credentials{AccessKeyID: "ak", AccessKeySecret: "sk"}, true }})
+		Credentials: func() (runtime.Credentials, bool) {
+			return runtime.Credentials{AccessKeyID: "ak", AccessKeySecret: "sk"}, true
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -37,7 +37,9 @@ var (
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) int {
-	creds := func() (runtime.Credentials, bool) { return runtime.Credentials{AccessKeyID: "ak", AccessKeySecret: "sk"}, true }
+	creds := func() (runtime.Credentials, bool) {
+		return runtime.Credentials{AccessKeyID: "ak", AccessKeySecret: "sk"}, true
+	}
 	ots, err := otsemu.Open(otsemu.Options{AccessKeyID: "ak", AccessKeySecret: "sk", Instance: "vodfc"})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
