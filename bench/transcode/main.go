@@ -36,24 +36,27 @@ type env struct {
 	work   string // a fresh empty directory for this run
 }
 
-// variant is one way of producing the renditions.
+// variant is one way of producing the renditions. setup, when set, runs untimed before each
+// run and returns the work to time (run is then unused).
 type variant struct {
 	name, about string
 	run         func(ctx context.Context, e env) error
+	setup       func(ctx context.Context, e env) (func(context.Context) error, error)
 }
 
 var variants = []variant{
-	{"one-pass", "ffmpeg.Transcode: whole ladder + cover + storyboard in one ffmpeg run", func(ctx context.Context, e env) error {
+	{name: "function", about: "the transcode function's work end to end: download from the OSS emulator, probe, encode (the one-pass ladder + cover + storyboard), upload every output, publish the row", setup: setupFunction},
+	{name: "one-pass", about: "ffmpeg.Transcode: whole ladder + cover + storyboard in one ffmpeg run", run: func(ctx context.Context, e env) error {
 		_, err := e.tools.Transcode(ctx, e.source, filepath.Join(e.work, "out"), e.media, e.ladder, e.opts, nil)
 		return err
 	}},
-	{"one-pass-ladder", "the same, ladder only (no cover, no storyboard)", func(ctx context.Context, e env) error {
+	{name: "one-pass-ladder", about: "the same, ladder only (no cover, no storyboard)", run: func(ctx context.Context, e env) error {
 		o := e.opts
 		o.Cover.Disabled, o.Storyboard.Disabled = true, true
 		_, err := e.tools.Transcode(ctx, e.source, filepath.Join(e.work, "out"), e.media, e.ladder, o, nil)
 		return err
 	}},
-	{"per-rung", "one ffmpeg run per rung, one after another (PeerTube), same settings, ladder only", func(ctx context.Context, e env) error {
+	{name: "per-rung", about: "one ffmpeg run per rung, one after another (PeerTube), same settings, ladder only", run: func(ctx context.Context, e env) error {
 		o := e.opts
 		o.Cover.Disabled, o.Storyboard.Disabled = true, true
 		for _, r := range e.ladder {
@@ -141,16 +144,24 @@ func run(duration time.Duration, size string, fps, runs int, preset, only, basel
 				return err
 			}
 			fmt.Fprintf(os.Stderr, "round %d: %s...\n", i+1, v.name)
+			e := env{tools: tools, source: source, media: m, ladder: ladder, opts: ffmpeg.Options{Preset: preset}, work: work}
+			job := func(ctx context.Context) error { return v.run(ctx, e) }
+			if v.setup != nil {
+				var err error
+				if job, err = v.setup(ctx, e); err != nil {
+					return fmt.Errorf("%s: setup: %w", v.name, err)
+				}
+			}
 			cpu0 := childCPU()
 			start := time.Now()
-			err := v.run(ctx, env{tools: tools, source: source, media: m, ladder: ladder, opts: ffmpeg.Options{Preset: preset}, work: work})
+			err := job(ctx)
 			walls[k] = append(walls[k], time.Since(start))
 			cpus[k] = append(cpus[k], childCPU()-cpu0)
 			if err != nil {
 				return fmt.Errorf("%s: %w", v.name, err)
 			}
 			if keep == "" {
-				os.RemoveAll(work)
+				os.RemoveAll(e.work)
 			}
 		}
 	}

@@ -142,6 +142,18 @@ type attempt struct {
 	id  string
 	log *slog.Logger
 	dir string
+	// stages records how long each step took, for the log line that ends the attempt.
+	stages []any
+	mark   time.Time
+}
+
+// stage closes the step that began at the previous mark under name.
+func (a *attempt) stage(name string) {
+	now := a.p.now()
+	if !a.mark.IsZero() {
+		a.stages = append(a.stages, name+"_ms", now.Sub(a.mark).Milliseconds())
+	}
+	a.mark = now
 }
 
 func (a *attempt) prefix() string { return vodfc.VideoMediaPrefix(a.v.ID, a.id) }
@@ -159,8 +171,8 @@ func (a *attempt) run(ctx context.Context) error {
 		}
 	}
 	if err == nil {
-		a.log.InfoContext(bg, "published", "renditions", len(res.Rungs), "duration", res.Duration.String(),
-			"took", a.p.now().Sub(start).Round(time.Millisecond).String())
+		a.log.InfoContext(bg, "published", append([]any{"renditions", len(res.Rungs), "duration", res.Duration.String(),
+			"took", a.p.now().Sub(start).Round(time.Millisecond).String()}, a.stages...)...)
 		return nil
 	}
 	if errors.Is(err, videos.ErrClaimLost) || errors.Is(context.Cause(ctx), videos.ErrClaimLost) {
@@ -233,6 +245,7 @@ const (
 func (a *attempt) process(ctx context.Context, cancel context.CancelCauseFunc) (*ffmpeg.Result, error) {
 	p, v := a.p, a.v
 	key := vodfc.SourceKey(v.ID)
+	a.stage("")
 	obj, err := p.media.Head(ctx, key)
 	if oss.IsNotFound(err) {
 		return nil, errSourceGone
@@ -257,6 +270,7 @@ func (a *attempt) process(ctx context.Context, cancel context.CancelCauseFunc) (
 	if err := p.media.GetToFile(ctx, key, src); err != nil {
 		return nil, fmt.Errorf("downloading the source: %w", err)
 	}
+	a.stage("download")
 	m, err := p.tools.Probe(ctx, src)
 	if err != nil {
 		return nil, err
@@ -281,6 +295,7 @@ func (a *attempt) process(ctx context.Context, cancel context.CancelCauseFunc) (
 	if err := p.store.SetProgress(ctx, v.ID, a.id, progressProbed, p.now().UTC()); err != nil {
 		return nil, err
 	}
+	a.stage("probe")
 
 	opts := p.cfg.Encode
 	opts.MaxOutputBytes = p.cfg.MaxDisk - obj.Size
@@ -303,6 +318,7 @@ func (a *attempt) process(ctx context.Context, cancel context.CancelCauseFunc) (
 		}
 		return nil, err
 	}
+	a.stage("encode")
 	// The source copy is not needed any more; free the disk before uploading.
 	os.Remove(src)
 	if err := p.store.SetProgress(ctx, v.ID, a.id, progressEncoded, p.now().UTC()); err != nil {
@@ -311,9 +327,11 @@ func (a *attempt) process(ctx context.Context, cancel context.CancelCauseFunc) (
 	if err := a.upload(ctx, out, res); err != nil {
 		return nil, err
 	}
+	a.stage("upload")
 	if err := p.store.Publish(ctx, v.ID, a.id, a.published(res), p.now().UTC()); err != nil {
 		return nil, err
 	}
+	a.stage("publish")
 	if !p.cfg.KeepSource {
 		if err := p.media.Delete(ctx, key); err != nil {
 			a.log.WarnContext(ctx, "deleting the published source failed; it stays until cleanup", "err", err)
