@@ -33,7 +33,9 @@ var backend struct {
 
 func startBackend(work string) error {
 	backend.once.Do(func() {
-		creds := func() (runtime.Credentials, bool) { return runtime.Credentials{AccessKeyID: "ak", AccessKeySecret: "sk"}, true }
+		creds := func() (runtime.Credentials, bool) {
+			return runtime.Credentials{AccessKeyID: "ak", AccessKeySecret: "sk"}, true
+		}
 		backend.dir = filepath.Join(filepath.Dir(work), "backend")
 		ots, err := otsemu.Open(otsemu.Options{AccessKeyID: "ak", AccessKeySecret: "sk", Instance: "vodfc", DataDir: filepath.Join(backend.dir, "ots")})
 		if err != nil {
