@@ -456,7 +456,11 @@ func TestListsAreNewestFirstWithCursors(t *testing.T) {
 		var got []string
 		cursor := ""
 		for page := 0; page < 10; page++ {
-			r := c.do(t, "GET", fmt.Sprintf("%s?limit=%d&cursor=%s", path, limit, cursor), nil)
+			sep := "?"
+			if strings.Contains(path, "?") {
+				sep = ""
+			}
+			r := c.do(t, "GET", fmt.Sprintf("%s%slimit=%d&cursor=%s", path, sep, limit, cursor), nil)
 			want(t, r, http.StatusOK, "")
 			var l struct {
 				Items      []view `json:"items"`
@@ -482,9 +486,12 @@ func TestListsAreNewestFirstWithCursors(t *testing.T) {
 	}
 	// The public page: ready and public only (i = 1, 3; 5 is unlisted), newest first.
 	public := []string{ids[7-1-3], ids[7-1-1]}
-	if got := read(nobody, "/api/v1/users/"+owner.id+"/videos", 1); strings.Join(got, ",") != strings.Join(public, ",") {
-		t.Fatalf("public videos %v, want %v", got, public)
+	for _, path := range []string{"/api/v1/users/" + owner.id + "/videos", "/api/v1/videos?owner=" + owner.id + "&"} {
+		if got := read(nobody, path, 1); strings.Join(got, ",") != strings.Join(public, ",") {
+			t.Fatalf("%s: %v, want %v", path, got, public)
+		}
 	}
+	want(t, nobody.do(t, "GET", "/api/v1/videos", nil), http.StatusBadRequest, "invalid_field")
 	want(t, nobody.do(t, "GET", "/api/v1/me/videos", nil), http.StatusUnauthorized, "")
 	want(t, owner.do(t, "GET", "/api/v1/me/videos?cursor=bm9wZQ", nil), http.StatusBadRequest, "invalid_cursor")
 }

@@ -32,6 +32,9 @@ func (s *Service) Register(r *httpapi.Router, verify httpapi.TokenVerifier) {
 	r.HandleFunc("GET /api/v1/videos/{id}/play", s.handlePlay)
 	r.HandleFunc("GET /api/v1/me/videos", s.handleListMine, auth)
 	r.HandleFunc("GET /api/v1/users/{id}/videos", s.handleListUser, optional)
+	// The same list on this function's own prefix: FC custom domains route /api/v1/users/* to
+	// one function only, and the accounts work serves profiles there.
+	r.HandleFunc("GET /api/v1/videos", s.handleListByOwner, optional)
 }
 
 // View is a video as the API shows it.
@@ -256,6 +259,17 @@ func (s *Service) handleListMine(w http.ResponseWriter, r *http.Request) {
 func (s *Service) handleListUser(w http.ResponseWriter, r *http.Request) {
 	s.list(w, r, func(after *Position, limit int) ([]*vodfc.Video, *Position, error) {
 		return s.ListPublic(r.Context(), r.PathValue("id"), after, limit)
+	})
+}
+
+func (s *Service) handleListByOwner(w http.ResponseWriter, r *http.Request) {
+	owner := r.URL.Query().Get("owner")
+	if owner == "" {
+		httpapi.WriteError(w, r, vodfc.InvalidField("owner", "name the user whose videos to list: ?owner=ID"))
+		return
+	}
+	s.list(w, r, func(after *Position, limit int) ([]*vodfc.Video, *Position, error) {
+		return s.ListPublic(r.Context(), owner, after, limit)
 	})
 }
 
