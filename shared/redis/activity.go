@@ -1,0 +1,261 @@
+package redis
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// Activity is the views log and the daily tallies of engagement: heartbeats turn into counted
+// views, and counted views plus every like, favourite, comment and danmaku are tallied per
+// (video, UTC day, column) in one pending hash. A flush (rollup) rotates the pending hash into
+// a numbered batch, applies the batch to Tablestore and then drops it; batch ids only grow, so
+// the rows a batch was applied to can remember it and a re-run applies nothing twice.
+//
+// Keys (after the client prefix): act:pending (hash), act:batch:{id} (hash), act:batches
+// (sorted set of batch ids), act:lastbatch, and one act:seen:{video}:{viewer} string per viewer
+// and hour. The batch names are built inside the rotation script, so these structures need a
+// non-cluster Redis (Tair standard edition or a replica set), which is what s.yaml deploys.
+const (
+	keyPending   = "act:pending"
+	keyBatches   = "act:batches"
+	keyLastBatch = "act:lastbatch"
+	prefixBatch  = "act:batch:"
+	prefixSeen   = "act:seen:"
+)
+
+// Heartbeat is one "still watching" signal of a player.
+type Heartbeat struct {
+	VideoID string
+	// Viewer is who watches: a user id, or an anonymous session's id; the caller prefixes them
+	// so that they cannot collide.
+	Viewer string
+	// Day is the UTC day (yyyymmdd) a view counted now belongs to.
+	Day int
+}
+
+// HeartbeatResult says what one heartbeat did.
+type HeartbeatResult int
+
+const (
+	// HeartbeatFirst started a viewing window: nothing is counted yet.
+	HeartbeatFirst HeartbeatResult = iota
+	// HeartbeatWatching is inside a window that has not reached the minimum watch time.
+	HeartbeatWatching
+	// HeartbeatCounted counted the view: the window reached the minimum watch time just now.
+	HeartbeatCounted
+	// HeartbeatAlreadyCounted is inside a window whose view was counted before.
+	HeartbeatAlreadyCounted
+)
+
+// ViewRule is when a view counts: once per viewer and video per Window, after MinWatch.
+type ViewRule struct {
+	MinWatch time.Duration
+	Window   time.Duration
+}
+
+// heartbeatScript handles a whole batch of heartbeats in one call: KEYS[1] is the pending
+// hash, KEYS[2..] the viewers' window keys; ARGV[1..2] the rule, ARGV[3..] the tally fields.
+// A window key holds the first heartbeat's time (server clock, ms) until the view counts,
+// then "c" for the rest of the window.
+var heartbeatScript = goredis.NewScript(nowMillisLua + `
+local minWatch, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+local out = {}
+for i = 2, #KEYS do
+  local k = KEYS[i]
+  local v = redis.call('GET', k)
+  local r = 0
+  if not v then
+    redis.call('SET', k, now, 'PX', window)
+  elseif v == 'c' then
+    r = 3
+  elseif now - tonumber(v) >= minWatch then
+    redis.call('SET', k, 'c', 'KEEPTTL')
+    redis.call('HINCRBY', KEYS[1], ARGV[i + 1], 1)
+    r = 2
+  else
+    r = 1
+  end
+  out[i - 1] = r
+end
+return out
+`)
+
+// Heartbeats applies a batch of heartbeats in one round trip and says what each did.
+func (c *Client) Heartbeats(ctx context.Context, rule ViewRule, hbs []Heartbeat) ([]HeartbeatResult, error) {
+	if len(hbs) == 0 {
+		return nil, nil
+	}
+	keys := make([]string, 0, len(hbs)+1)
+	args := make([]any, 0, len(hbs)+2)
+	keys = append(keys, c.key(keyPending))
+	args = append(args, rule.MinWatch.Milliseconds(), rule.Window.Milliseconds())
+	for _, hb := range hbs {
+		keys = append(keys, c.key(prefixSeen+hb.VideoID+":"+hb.Viewer))
+		args = append(args, TallyField(hb.VideoID, hb.Day, "views"))
+	}
+	res, err := heartbeatScript.Run(ctx, c.rdb, keys, args...).Int64Slice()
+	if err != nil {
+		return nil, wrap(err)
+	}
+	out := make([]HeartbeatResult, len(res))
+	for i, r := range res {
+		out[i] = HeartbeatResult(r)
+	}
+	return out, nil
+}
+
+// HeartbeatEach is Heartbeats with one round trip per heartbeat, the way a handler without
+// batching would call it; it exists as the baseline of the batching benchmark.
+func (c *Client) HeartbeatEach(ctx context.Context, rule ViewRule, hb Heartbeat) (HeartbeatResult, error) {
+	res, err := c.Heartbeats(ctx, rule, []Heartbeat{hb})
+	if err != nil {
+		return 0, err
+	}
+	return res[0], nil
+}
+
+// Tally is one increment of a daily figure.
+type Tally struct {
+	VideoID string
+	Day     int
+	Column  string // views, likes, favourites, comments, danmaku
+	Delta   int64
+}
+
+// TallyField is the pending-hash field of (video, day, column).
+func TallyField(videoID string, day int, column string) string {
+	return videoID + "|" + strconv.Itoa(day) + "|" + column
+}
+
+// ParseTallyField reads a field made by TallyField.
+func ParseTallyField(f string) (videoID string, day int, column string, err error) {
+	parts := strings.Split(f, "|")
+	if len(parts) != 3 {
+		return "", 0, "", fmt.Errorf("redis: malformed tally field %q", f)
+	}
+	day, err = strconv.Atoi(parts[1])
+	if err != nil {
+		return "", 0, "", fmt.Errorf("redis: malformed tally field %q", f)
+	}
+	return parts[0], day, parts[2], nil
+}
+
+// AddTallies adds increments to the pending hash in one pipelined round trip.
+func (c *Client) AddTallies(ctx context.Context, ts ...Tally) error {
+	if len(ts) == 0 {
+		return nil
+	}
+	pipe := c.rdb.Pipeline()
+	for _, t := range ts {
+		pipe.HIncrBy(ctx, c.key(keyPending), TallyField(t.VideoID, t.Day, t.Column), t.Delta)
+	}
+	_, err := pipe.Exec(ctx)
+	return wrap(err)
+}
+
+// rotateScript turns the pending hash into batch max(server time ms, last id + 1), so ids grow
+// even if the server clock steps back, and records it among the open batches.
+var rotateScript = goredis.NewScript(nowMillisLua + `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local last = tonumber(redis.call('GET', KEYS[3]) or '0')
+local id = math.max(now, last + 1)
+redis.call('SET', KEYS[3], id)
+redis.call('RENAME', KEYS[1], ARGV[1] .. id)
+redis.call('ZADD', KEYS[2], id, id)
+return id
+`)
+
+// RotateTallies closes the pending hash as a new batch and returns its id (0 when nothing was
+// pending). Callers finish every open batch first (OpenBatches): a batch id only means
+// something to the rows if batches are applied in order.
+func (c *Client) RotateTallies(ctx context.Context) (int64, error) {
+	id, err := rotateScript.Run(ctx, c.rdb, []string{c.key(keyPending), c.key(keyBatches), c.key(keyLastBatch)},
+		c.key(prefixBatch)).Int64()
+	return id, wrap(err)
+}
+
+// OpenBatches lists the batches rotated and not yet dropped, oldest first.
+func (c *Client) OpenBatches(ctx context.Context) ([]int64, error) {
+	ids, err := c.rdb.ZRange(ctx, c.key(keyBatches), 0, -1).Result()
+	if err != nil {
+		return nil, wrap(err)
+	}
+	out := make([]int64, 0, len(ids))
+	for _, s := range ids {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("redis: malformed batch id %q", s)
+		}
+		out = append(out, n)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out, nil
+}
+
+// ReadBatch returns the tallies of batch id (field → sum), read in pages so a large batch
+// does not block the server.
+func (c *Client) ReadBatch(ctx context.Context, id int64) (map[string]int64, error) {
+	key := c.key(prefixBatch + strconv.FormatInt(id, 10))
+	out := map[string]int64{}
+	var cursor uint64
+	for {
+		kv, next, err := c.rdb.HScan(ctx, key, cursor, "*", 1000).Result()
+		if err != nil {
+			return nil, wrap(err)
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			n, err := strconv.ParseInt(kv[i+1], 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("redis: batch %d field %q: %w", id, kv[i], err)
+			}
+			// HSCAN may return a field twice; the last value is as good as the first.
+			out[kv[i]] = n
+		}
+		if next == 0 {
+			return out, nil
+		}
+		cursor = next
+	}
+}
+
+// DropBatch forgets batch id once it has been applied everywhere.
+func (c *Client) DropBatch(ctx context.Context, id int64) error {
+	s := strconv.FormatInt(id, 10)
+	pipe := c.rdb.TxPipeline()
+	pipe.Del(ctx, c.key(prefixBatch+s))
+	pipe.ZRem(ctx, c.key(keyBatches), s)
+	_, err := pipe.Exec(ctx)
+	return wrap(err)
+}
+
+// Lock takes a lease on key for ttl; it returns a release function, or ok false when someone
+// else holds it. A lease is an optimisation (one worker at a time), never what correctness
+// rests on: it may expire under a stalled holder.
+func (c *Client) Lock(ctx context.Context, key string, ttl time.Duration) (release func(), ok bool, err error) {
+	token := strconv.FormatInt(time.Now().UnixNano(), 36)
+	k := c.key(key)
+	ok, err = c.rdb.SetNX(ctx, k, token, ttl).Result()
+	if err != nil || !ok {
+		return nil, false, wrap(err)
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		_ = unlockScript.Run(ctx, c.rdb, []string{k}, token).Err()
+	}, true, nil
+}
+
+var unlockScript = goredis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`)
+
+// IsNil reports a missing key or field (for callers of the lower-level helpers).
+func IsNil(err error) bool { return errors.Is(err, goredis.Nil) }
