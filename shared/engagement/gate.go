@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 
