@@ -319,7 +319,7 @@ func (s *Service) AddToFolder(ctx context.Context, userID, folderID, videoID str
 	if f.Count >= int64(s.cfg.MaxFolderEntries) {
 		return FavouriteState{}, vodfc.Conflict("folder_full", "the folder holds as many videos as allowed")
 	}
-	at := s.now().UnixMilli()
+	at := s.stamp()
 	listing := tablestore.Write{Table: tablestore.FavEntries.Name, Key: entryKey(userID, folderID, at, videoID), Put: tablestore.Cols{}, Cond: tablestore.Always}
 	fc, vc := Counter{FolderCount, userID + "/" + folderID}, Counter{VideoFavourites, videoID}
 	op, err := s.Ledger.Begin(ctx, "favourite", []Counter{fc, vc}, listing)
@@ -335,7 +335,11 @@ func (s *Service) AddToFolder(ctx context.Context, userID, folderID, videoID str
 		return err
 	})
 	if tablestore.IsConditionFailed(err) { // a racing add won; our listing row is surplus
-		op.End(ctx, tablestore.Write{Table: tablestore.FavEntries.Name, Key: listing.Key, Delete: true, Cond: tablestore.Always})
+		var drop []tablestore.Write
+		if e, err := s.db.Get(ctx, tablestore.VideoFavourites.Name, favKey(videoID, userID), col); err != nil || e == nil || e.Int(col) != at {
+			drop = append(drop, tablestore.Write{Table: tablestore.FavEntries.Name, Key: listing.Key, Delete: true, Cond: tablestore.Always})
+		} // else the winner stamped the same instant and the row is its own
+		op.End(ctx, drop...)
 		return s.favStateNow(ctx, videoID, userID)
 	}
 	if err != nil { // maybe applied, maybe not: the intent stays and rollup recounts
@@ -511,7 +515,7 @@ func (s *Service) FolderVideos(ctx context.Context, userID, folderID string, pag
 		}
 		vid := r.Key.Str("video_id")
 		ids = append(ids, vid)
-		out.Items = append(out.Items, FolderEntry{VideoID: vid, AddedAt: time.UnixMilli(at).UTC()})
+		out.Items = append(out.Items, FolderEntry{VideoID: vid, AddedAt: time.UnixMicro(at).UTC()})
 	}
 	s.dropStale(ctx, stale)
 	sums, err := s.summaries(ctx, userID, ids)

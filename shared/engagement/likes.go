@@ -44,7 +44,7 @@ func (s *Service) Like(ctx context.Context, userID, videoID string) (LikeState, 
 	if edge != nil {
 		return s.likeState(ctx, videoID, true)
 	}
-	at := s.now().UnixMilli()
+	at := s.stamp()
 	listing := tablestore.Write{Table: tablestore.UserLikes.Name, Key: userLikeKey(userID, at, videoID), Put: tablestore.Cols{}, Cond: tablestore.Always}
 	target := Counter{VideoLikes, videoID}
 	op, err := s.Ledger.Begin(ctx, "like", []Counter{target}, listing)
@@ -55,7 +55,11 @@ func (s *Service) Like(ctx context.Context, userID, videoID string) (LikeState, 
 		return s.exact.Put(ctx, tablestore.VideoLikes.Name, likeKey(videoID, userID), tablestore.Cols{colLikedAt: at}, tablestore.IfNotExists())
 	})
 	if tablestore.IsConditionFailed(err) { // a racing like won; our listing row is surplus
-		op.End(ctx, tablestore.Write{Table: tablestore.UserLikes.Name, Key: listing.Key, Delete: true, Cond: tablestore.Always})
+		var drop []tablestore.Write
+		if e, err := s.db.Get(ctx, tablestore.VideoLikes.Name, likeKey(videoID, userID), colLikedAt); err != nil || e == nil || e.Int(colLikedAt) != at {
+			drop = append(drop, tablestore.Write{Table: tablestore.UserLikes.Name, Key: listing.Key, Delete: true, Cond: tablestore.Always})
+		} // else the winner stamped the same instant and the row is its own
+		op.End(ctx, drop...)
 		return s.likeState(ctx, videoID, true)
 	}
 	if err != nil { // maybe applied, maybe not: the intent stays and rollup recounts
@@ -173,7 +177,7 @@ func (s *Service) Likes(ctx context.Context, userID string, page httpapi.Page) (
 		}
 		vid := r.Key.Str("video_id")
 		ids = append(ids, vid)
-		out.Items = append(out.Items, LikedVideo{VideoID: vid, LikedAt: time.UnixMilli(at).UTC()})
+		out.Items = append(out.Items, LikedVideo{VideoID: vid, LikedAt: time.UnixMicro(at).UTC()})
 	}
 	s.dropStale(ctx, stale)
 	sums, err := s.summaries(ctx, userID, ids)

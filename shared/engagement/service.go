@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"vodfc.dev/vodfc/redis"
@@ -80,6 +81,8 @@ type Service struct {
 	Gate   *Gate
 	Ledger *Ledger
 	views  *viewBatcher
+	// lastStamp makes stamp strictly increasing within the process.
+	lastStamp atomic.Int64
 }
 
 // Counter kinds kept by this package. Their references: a video id; "video/comment" for a
@@ -145,6 +148,21 @@ func (s *Service) Redis() *redis.Client { return s.rdb }
 
 // Now is the service's clock.
 func (s *Service) Now() time.Time { return s.now() }
+
+// stamp is the time of an edge change in microseconds, strictly increasing within this
+// process. It keys listing rows (user_likes, fav_entries) and is stored on the edge, so a
+// listing row is true exactly while its edge carries the same stamp; distinct stamps keep an
+// unlike and a quick re-like from sharing (and deleting) one listing row.
+func (s *Service) stamp() int64 {
+	now := s.now().UnixMicro()
+	for {
+		last := s.lastStamp.Load()
+		next := max(now, last+1)
+		if s.lastStamp.CompareAndSwap(last, next) {
+			return next
+		}
+	}
+}
 
 // day is the UTC day (yyyymmdd) of t, the key of video_stats_daily.
 func day(t time.Time) int {

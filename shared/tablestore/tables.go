@@ -45,7 +45,8 @@ var (
 // counter_gen column, so a recount can commit only if no increment happened meanwhile.
 var (
 	// VideoLikes is the like edge: the row exists while user_id likes video_id. Columns:
-	// liked_at (unix ms, also the key of the user's listing row).
+	// liked_at, the stamp of the like (unix µs, unique per like; also the key of the user's
+	// listing row).
 	VideoLikes = Table{Name: "video_likes", Key: []KeyDef{{"video_id", String}, {"user_id", String}},
 		Purpose: "who likes a video (edge, truth of videos.likes)"}
 
@@ -54,8 +55,8 @@ var (
 	UserLikes = Table{Name: "user_likes", Key: []KeyDef{{"user_id", String}, {"liked_at", Integer}, {"video_id", String}},
 		Purpose: "a user's likes, newest first"}
 
-	// VideoFavourites is the favourite edge: columns f_{folder_id} = added_at (unix ms) per
-	// folder holding the video, and folders, the number of those columns. A video is
+	// VideoFavourites is the favourite edge: columns f_{folder_id} = added_at (a stamp, unix µs,
+	// unique per change) per folder holding the video, and folders, the number of those columns. A video is
 	// favourited by the user while folders > 0, so a video's favourite count counts users,
 	// not folder entries.
 	VideoFavourites = Table{Name: "video_favourites", Key: []KeyDef{{"video_id", String}, {"user_id", String}},
