@@ -186,13 +186,14 @@ func (s *Service) PostComment(ctx context.Context, userID, videoID string, in Co
 	}
 	now := s.now()
 	id := vodfc.NewSortableID(now)
+	claimedBefore := false
 	if idemKey != "" {
 		stored, claimed, err := s.rdb.Claim(ctx, "idem:cm:"+userID+":"+idemKey, []byte(id), 24*time.Hour)
 		if err != nil {
 			return nil, false, storageErr(err)
 		}
 		if !claimed {
-			id = string(stored)
+			id, claimedBefore = string(stored), true
 			if c, err := s.getComment(ctx, id, userID); err == nil {
 				return c, false, nil
 			}
@@ -200,11 +201,13 @@ func (s *Service) PostComment(ctx context.Context, userID, videoID string, in Co
 			// the job under the same id.
 		}
 	}
-	d, err := s.rdb.Allow(ctx, "rl:cm:"+userID, s.cfg.CommentRate)
-	if err != nil {
-		s.log.WarnContext(ctx, "comment rate limit unavailable; allowing", "err", err)
-	} else if !d.Allowed {
-		return nil, false, vodfc.RateLimited("comment_rate_limited", d.RetryAfter)
+	if !claimedBefore { // a retry finishing a claimed post spends nothing: it can only make that one comment
+		d, err := s.rdb.Allow(ctx, "rl:cm:"+userID, s.cfg.CommentRate)
+		if err != nil {
+			s.log.WarnContext(ctx, "comment rate limit unavailable; allowing", "err", err)
+		} else if !d.Allowed {
+			return nil, false, vodfc.RateLimited("comment_rate_limited", d.RetryAfter)
+		}
 	}
 	l := located{videoID: videoID, id: id}
 	var replyTo *CommentRef

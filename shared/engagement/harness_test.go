@@ -69,6 +69,7 @@ func newHarness(t *testing.T, opts ...harnessOpt) *harness {
 		t.Fatal(err)
 	}
 	h.mr = miniredis.RunT(t)
+	h.mr.SetTime(time.UnixMilli(h.now.Load())) // the scripts read TIME
 	rdb := redis.New(redis.Config{Addr: h.mr.Addr(), Prefix: "t:"})
 	t.Cleanup(func() { rdb.Close() })
 	cfg := Config{Tablestore: tcfg, Redis: rdb, Log: slog.New(slog.DiscardHandler),
@@ -114,7 +115,9 @@ func (h *harness) video(owner string, opts ...videoOpt) string {
 	h.t.Helper()
 	now := time.UnixMilli(h.now.Load())
 	v := &vodfc.Video{ID: vodfc.NewID(), OwnerID: owner, Title: "clip", Visibility: vodfc.Public, Status: vodfc.StatusReady,
-		Duration: 10 * time.Minute, CreatedAt: now, UpdatedAt: now, PublishedAt: now}
+		Duration: 10 * time.Minute, CreatedAt: now, UpdatedAt: now, PublishedAt: now,
+		Width: 1280, Height: 720, MediaPrefix: "media/x/1/",
+		Renditions: []vodfc.Rendition{{Height: 720, Width: 1280, Bandwidth: 3e6, Codecs: "avc1.64001f,mp4a.40.2", Playlist: "p.m3u8", Media: "m.mp4"}}}
 	for _, o := range opts {
 		o(v)
 	}
@@ -239,3 +242,5 @@ func (l *lossyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	return resp, err
 }
+
+func decodeJSON(resp *http.Response, v any) error { return json.NewDecoder(resp.Body).Decode(v) }

@@ -44,7 +44,8 @@ func (s *Service) Heartbeat(ctx context.Context, userID, videoID string, in View
 	if err != nil {
 		return ViewState{}, err
 	}
-	if p := in.PositionS; p == nil || math.IsNaN(*p) || *p < 0 || *p > info.Duration().Seconds()+1 {
+	// A video whose length is unknown (0) bounds nothing but the sign.
+	if p := in.PositionS; p == nil || math.IsNaN(*p) || *p < 0 || info.DurationMS > 0 && *p > info.Duration().Seconds()+1 {
 		return ViewState{}, &vodfc.Error{Kind: vodfc.KindInvalid, Code: "invalid_position",
 			Message: "position_s is the playback position in seconds, within the video", Fields: map[string]string{"position_s": "out of range"}}
 	}
