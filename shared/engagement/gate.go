@@ -178,3 +178,6 @@ func transportErr(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 }
+
+// StorageError is storageErr for features built on this package (danmaku).
+func StorageError(err error) error { return storageErr(err) }
