@@ -65,7 +65,9 @@ func newHarness(t *testing.T, tune func(*Config)) *harness {
 	}
 	t.Cleanup(func() { emu.Close() })
 	tcfg := tablestore.Config{Endpoint: "http://ots.local", Instance: "vodfc", Transport: emu.Transport(),
-		Credentials: func() (runtime.Credentials, bool) { return runtime.Credentials{AccessKeyID: "ak", AccessKeySecret: "sk"}, true }}
+		Credentials: func() (runtime.Credentials, bool) {
+			return runtime.Credentials{AccessKeyID: "ak", AccessKeySecret: "sk"}, true
+		}}
 	if h.db, err = tablestore.New(tcfg); err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +301,7 @@ func TestDPlayerV3Layout(t *testing.T) {
 	for _, q := range []string{"max=10", "limit=10", "max=undefined", ""} {
 		resp, body = h.call("GET", "/api/v1/dplayer/v3/?id="+vid+"&"+q, "", nil)
 		var got struct {
-			Code int                  `json:"code"`
+			Code int                 `json:"code"`
 			Data [][]json.RawMessage `json:"data"`
 		}
 		if resp.StatusCode != 200 || json.Unmarshal(body, &got) != nil || got.Code != 0 || len(got.Data) != 2 {
@@ -409,7 +411,9 @@ func TestDanmakuRules(t *testing.T) {
 			t.Fatalf("text %q", a.Text)
 		}
 	})
-	t.Run("100 characters pass", func(t *testing.T) { h.post("yan", vid, map[string]any{"time_ms": 1, "text": strings.Repeat("弹", 100)}) })
+	t.Run("100 characters pass", func(t *testing.T) {
+		h.post("yan", vid, map[string]any{"time_ms": 1, "text": strings.Repeat("弹", 100)})
+	})
 	t.Run("without a token is 401", func(t *testing.T) {
 		resp, b := post("", vid, map[string]any{"time_ms": 1, "text": "x"})
 		h.problem(401, "authentication_required", resp, b)
