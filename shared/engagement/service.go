@@ -131,7 +131,7 @@ func New(cfg Config) (*Service, error) {
 	s.Ledger.Register(FolderCount, CounterDef{Owner: rowOwner{db: s.exact, table: tablestore.FavFolders.Name, key: folderKey},
 		Col: colCount, Count: s.countFolder})
 	s.Ledger.RegisterTask(taskFolderDelete, s.resumeFolderDelete)
-	s.views = newViewBatcher(s.rdb, redis.ViewRule{MinWatch: cfg.ViewMinWatch, Window: cfg.ViewWindow}, s.log)
+	s.views = newViewBatcher(s.rdb, redis.ViewRule{MinWatch: cfg.ViewMinWatch, Window: cfg.ViewWindow}, s.now, s.log)
 	return s, nil
 }
 

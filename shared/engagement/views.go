@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"math"
 	"regexp"
+	goruntime "runtime"
 	"sync"
 	"time"
 
@@ -68,83 +69,98 @@ func (s *Service) Heartbeat(ctx context.Context, userID, videoID string, in View
 	return ViewState{Counted: true, State: "already_counted"}, nil
 }
 
-// viewBatcher groups concurrent heartbeats into one Redis call per round trip, with at most
-// maxInFlight calls on the wire.
+// viewBatcher groups concurrent heartbeats into one Redis pipeline per round trip, with at most
+// maxInFlight pipelines on the wire. Callers join the open batch; a sender takes it whole,
+// sends it, and wakes all its callers at once.
 type viewBatcher struct {
 	rdb  *redis.Client
 	rule redis.ViewRule
+	now  func() time.Time
 	log  *slog.Logger
 
 	mu       sync.Mutex
-	queue    []*hbRequest
+	open     *hbBatch   // the batch callers join
+	queued   []*hbBatch // full batches no sender took yet
 	inFlight int
 }
 
-type hbRequest struct {
-	hb   redis.Heartbeat
-	res  redis.HeartbeatResult
+type hbBatch struct {
+	hbs  []redis.Heartbeat
+	res  []redis.HeartbeatResult
 	err  error
 	done chan struct{}
 }
 
 const (
-	maxInFlight = 4
-	maxBatch    = 256
+	maxInFlight = 1
+	maxBatch    = 512
 )
 
-func newViewBatcher(rdb *redis.Client, rule redis.ViewRule, log *slog.Logger) *viewBatcher {
-	return &viewBatcher{rdb: rdb, rule: rule, log: log}
+func newViewBatcher(rdb *redis.Client, rule redis.ViewRule, now func() time.Time, log *slog.Logger) *viewBatcher {
+	return &viewBatcher{rdb: rdb, rule: rule, now: now, log: log}
 }
 
 func (b *viewBatcher) do(ctx context.Context, hb redis.Heartbeat) (redis.HeartbeatResult, error) {
-	req := &hbRequest{hb: hb, done: make(chan struct{})}
 	b.mu.Lock()
-	b.queue = append(b.queue, req)
+	if b.open == nil || len(b.open.hbs) >= maxBatch {
+		if b.open != nil {
+			// A full batch waits for a sender; a new one opens behind it.
+			b.queued = append(b.queued, b.open)
+		}
+		b.open = &hbBatch{done: make(chan struct{})}
+	}
+	batch, i := b.open, len(b.open.hbs)
+	batch.hbs = append(batch.hbs, hb)
 	lead := b.inFlight < maxInFlight
 	if lead {
 		b.inFlight++
 	}
 	b.mu.Unlock()
 	if lead {
-		// This caller becomes a sender: it drains the queue until it is empty, its own
-		// heartbeat in the first batch.
 		b.send()
 	}
 	select {
-	case <-req.done:
-		return req.res, req.err
+	case <-batch.done:
+		if batch.err != nil {
+			return 0, batch.err
+		}
+		return batch.res[i], nil
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}
 }
 
+// send drains batches until none is waiting; the caller that started it has its own heartbeat
+// in the first one.
 func (b *viewBatcher) send() {
 	for {
+		// Let callers that are about to join do so: a bigger batch costs the same round trip.
+		for range 2 {
+			b.mu.Lock()
+			small := b.open != nil && len(b.open.hbs) < 32 && len(b.queued) == 0
+			b.mu.Unlock()
+			if !small {
+				break
+			}
+			goruntime.Gosched()
+		}
 		b.mu.Lock()
-		if len(b.queue) == 0 {
+		var batch *hbBatch
+		switch {
+		case len(b.queued) > 0:
+			batch, b.queued = b.queued[0], b.queued[1:]
+		case b.open != nil:
+			batch, b.open = b.open, nil
+		default:
 			b.inFlight--
 			b.mu.Unlock()
 			return
 		}
-		n := min(len(b.queue), maxBatch)
-		batch := b.queue[:n:n]
-		b.queue = b.queue[n:]
 		b.mu.Unlock()
-		hbs := make([]redis.Heartbeat, len(batch))
-		for i, r := range batch {
-			hbs[i] = r.hb
-		}
 		// The batch outlives any one caller's request: it has its own deadline.
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		res, err := b.rdb.Heartbeats(ctx, b.rule, hbs)
+		batch.res, batch.err = b.rdb.Heartbeats(ctx, b.rule, b.now(), batch.hbs)
 		cancel()
-		for i, r := range batch {
-			if err != nil {
-				r.err = err
-			} else {
-				r.res = res[i]
-			}
-			close(r.done)
-		}
+		close(batch.done)
 	}
 }

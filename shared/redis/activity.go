@@ -60,61 +60,97 @@ type ViewRule struct {
 	Window   time.Duration
 }
 
-// heartbeatScript handles a whole batch of heartbeats in one call: KEYS[1] is the pending
-// hash, KEYS[2..] the viewers' window keys; ARGV[1..2] the rule, ARGV[3..] the tally fields.
-// A window key holds the first heartbeat's time (server clock, ms) until the view counts,
-// then "c" for the rest of the window.
-var heartbeatScript = goredis.NewScript(nowMillisLua + `
-local minWatch, window = tonumber(ARGV[1]), tonumber(ARGV[2])
-local out = {}
-for i = 2, #KEYS do
-  local k = KEYS[i]
-  local v = redis.call('GET', k)
-  local r = 0
-  if not v then
-    redis.call('SET', k, now, 'PX', window)
-  elseif v == 'c' then
-    r = 3
-  elseif now - tonumber(v) >= minWatch then
-    redis.call('SET', k, 'c', 'KEEPTTL')
-    redis.call('HINCRBY', KEYS[1], ARGV[i + 1], 1)
-    r = 2
-  else
-    r = 1
-  end
-  out[i - 1] = r
-end
-return out
+// A viewer's window key holds the time (ms) of the window's first heartbeat until the view
+// counts, then "c" for the rest of the window. Most heartbeats come from viewers whose window
+// is running, so a batch starts with one MGET of every window key: a running window needs
+// nothing more. New windows are started with SET NX (which also reports a window a racing
+// heartbeat started), and a heartbeat that crosses MinWatch counts the view with a
+// compare-and-set of its window key to "c" together with the tally, so two heartbeats of the
+// same viewer crossing at once count one view. Those go in one second pipeline.
+var countViewScript = goredis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], 'c', 'KEEPTTL')
+redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
+return 1
 `)
 
-// Heartbeats applies a batch of heartbeats in one round trip and says what each did.
-func (c *Client) Heartbeats(ctx context.Context, rule ViewRule, hbs []Heartbeat) ([]HeartbeatResult, error) {
+// Heartbeats applies a batch of heartbeats seen at now (the caller's clock: FC instances keep
+// NTP time, far closer than the 10 s that matter here) and says what each did. It costs one
+// round trip, plus one when some heartbeat starts a window or counts a view.
+func (c *Client) Heartbeats(ctx context.Context, rule ViewRule, now time.Time, hbs []Heartbeat) ([]HeartbeatResult, error) {
 	if len(hbs) == 0 {
 		return nil, nil
 	}
-	keys := make([]string, 0, len(hbs)+1)
-	args := make([]any, 0, len(hbs)+2)
-	keys = append(keys, c.key(keyPending))
-	args = append(args, rule.MinWatch.Milliseconds(), rule.Window.Milliseconds())
-	for _, hb := range hbs {
-		keys = append(keys, c.key(prefixSeen+hb.VideoID+":"+hb.Viewer))
-		args = append(args, TallyField(hb.VideoID, hb.Day, "views"))
+	nowMS := now.UnixMilli()
+	keys := make([]string, len(hbs))
+	for i, hb := range hbs {
+		keys[i] = c.key(prefixSeen + hb.VideoID + ":" + hb.Viewer)
 	}
-	res, err := heartbeatScript.Run(ctx, c.rdb, keys, args...).Int64Slice()
+	vals, err := c.rdb.MGet(ctx, keys...).Result()
 	if err != nil {
 		return nil, wrap(err)
 	}
-	out := make([]HeartbeatResult, len(res))
-	for i, r := range res {
-		out[i] = HeartbeatResult(r)
+	out := make([]HeartbeatResult, len(hbs))
+	var pipe goredis.Pipeliner
+	starts := map[int]*goredis.StatusCmd{}
+	counts := map[int]*goredis.Cmd{}
+	judge := func(i int, v string) {
+		switch first, err := strconv.ParseInt(v, 10, 64); {
+		case v == "c":
+			out[i] = HeartbeatAlreadyCounted
+		case err != nil || nowMS-first < rule.MinWatch.Milliseconds():
+			out[i] = HeartbeatWatching
+		default:
+			if pipe == nil {
+				pipe = c.rdb.Pipeline()
+			}
+			counts[i] = countViewScript.Eval(ctx, pipe, []string{keys[i], c.key(keyPending)}, v, TallyField(hbs[i].VideoID, hbs[i].Day, "views"))
+		}
+	}
+	for i, v := range vals {
+		s, ok := v.(string)
+		if !ok { // no window: start one
+			if pipe == nil {
+				pipe = c.rdb.Pipeline()
+			}
+			starts[i] = pipe.SetArgs(ctx, keys[i], nowMS, goredis.SetArgs{Mode: "NX", TTL: rule.Window, Get: true})
+			continue
+		}
+		judge(i, s)
+	}
+	if pipe == nil {
+		return out, nil
+	}
+	if _, err := pipe.Exec(ctx); err != nil && !IsNil(err) {
+		return nil, wrap(err)
+	}
+	for i, cmd := range starts {
+		switch v, err := cmd.Result(); {
+		case IsNil(err):
+			out[i] = HeartbeatFirst
+		case err != nil:
+			return nil, wrap(err)
+		default: // a racing heartbeat started it a moment ago
+			out[i] = HeartbeatWatching
+			if v == "c" {
+				out[i] = HeartbeatAlreadyCounted
+			}
+		}
+	}
+	for i, cmd := range counts {
+		// 0: another heartbeat of the same viewer counted the view a moment ago.
+		out[i] = HeartbeatAlreadyCounted
+		if n, _ := cmd.Int64(); n == 1 {
+			out[i] = HeartbeatCounted
+		}
 	}
 	return out, nil
 }
 
 // HeartbeatEach is Heartbeats with one round trip per heartbeat, the way a handler without
 // batching would call it; it exists as the baseline of the batching benchmark.
-func (c *Client) HeartbeatEach(ctx context.Context, rule ViewRule, hb Heartbeat) (HeartbeatResult, error) {
-	res, err := c.Heartbeats(ctx, rule, []Heartbeat{hb})
+func (c *Client) HeartbeatEach(ctx context.Context, rule ViewRule, now time.Time, hb Heartbeat) (HeartbeatResult, error) {
+	res, err := c.Heartbeats(ctx, rule, now, []Heartbeat{hb})
 	if err != nil {
 		return 0, err
 	}

@@ -19,22 +19,22 @@ func TestHeartbeatsCountOncePerWindowAfterMinWatch(t *testing.T) {
 			t.Fatalf("%s: %v %v, want %v", step, got, err, w)
 		}
 	}
-	res, err := c.Heartbeats(ctx, rule, []Heartbeat{hb})
+	res, err := c.Heartbeats(ctx, rule, clk.now, []Heartbeat{hb})
 	want("first", res, err, HeartbeatFirst)
 	advance(clk, 9*time.Second)
-	res, err = c.Heartbeats(ctx, rule, []Heartbeat{hb})
+	res, err = c.Heartbeats(ctx, rule, clk.now, []Heartbeat{hb})
 	want("after 9 s", res, err, HeartbeatWatching)
 	advance(clk, time.Second)
-	res, err = c.Heartbeats(ctx, rule, []Heartbeat{hb})
+	res, err = c.Heartbeats(ctx, rule, clk.now, []Heartbeat{hb})
 	want("after 10 s", res, err, HeartbeatCounted)
 	advance(clk, 30*time.Minute)
-	res, err = c.Heartbeats(ctx, rule, []Heartbeat{hb})
+	res, err = c.Heartbeats(ctx, rule, clk.now, []Heartbeat{hb})
 	want("same hour", res, err, HeartbeatAlreadyCounted)
 	advance(clk, 31*time.Minute)
-	res, err = c.Heartbeats(ctx, rule, []Heartbeat{hb})
+	res, err = c.Heartbeats(ctx, rule, clk.now, []Heartbeat{hb})
 	want("next hour", res, err, HeartbeatFirst)
 	advance(clk, 10*time.Second)
-	res, err = c.Heartbeats(ctx, rule, []Heartbeat{hb})
+	res, err = c.Heartbeats(ctx, rule, clk.now, []Heartbeat{hb})
 	want("next hour after 10 s", res, err, HeartbeatCounted)
 
 	id, err := c.RotateTallies(ctx)
@@ -54,12 +54,12 @@ func TestHeartbeatBatchMixesViewers(t *testing.T) {
 	for i := range 50 {
 		hbs = append(hbs, Heartbeat{VideoID: fmt.Sprintf("v%d", i%5), Viewer: fmt.Sprintf("s:%d", i), Day: 20261126})
 	}
-	if _, err := c.Heartbeats(ctx, rule, hbs); err != nil {
+	if _, err := c.Heartbeats(ctx, rule, clk.now, hbs); err != nil {
 		t.Fatal(err)
 	}
 	advance(clk, 11*time.Second)
 	// The same batch twice: the first counts, the duplicate is already counted.
-	res, err := c.Heartbeats(ctx, rule, append(hbs, hbs...))
+	res, err := c.Heartbeats(ctx, rule, clk.now, append(hbs, hbs...))
 	if err != nil {
 		t.Fatal(err)
 	}
