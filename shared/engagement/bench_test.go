@@ -61,7 +61,9 @@ func benchService(b *testing.B) (*Service, *tablestore.Client, string) {
 	}
 	b.Cleanup(func() { emu.Close() })
 	tcfg := tablestore.Config{Endpoint: "http://ots.local", Instance: "vodfc", Transport: emu.Transport(),
-		Credentials: func() (runtime.Credentials, bool) { return runtime.Credentials{AccessKeyID: "ak", AccessKeySecret: "sk"}, true }}
+		Credentials: func() (runtime.Credentials, bool) {
+			return runtime.Credentials{AccessKeyID: "ak", AccessKeySecret: "sk"}, true
+		}}
 	db, _ := tablestore.New(tcfg)
 	if _, err := db.Ensure(context.Background(), tablestore.Schema); err != nil {
 		b.Fatal(err)
@@ -111,7 +113,10 @@ func BenchmarkHeartbeats(b *testing.B) {
 		run(b, func(ctx context.Context) error { _, err := svc.views.do(ctx, hb()); return err })
 	})
 	b.Run("round-trip-each", func(b *testing.B) {
-		run(b, func(ctx context.Context) error { _, err := svc.rdb.HeartbeatEach(ctx, rule, time.Now(), hb()); return err })
+		run(b, func(ctx context.Context) error {
+			_, err := svc.rdb.HeartbeatEach(ctx, rule, time.Now(), hb())
+			return err
+		})
 	})
 }
 
