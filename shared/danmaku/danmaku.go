@@ -87,6 +87,11 @@ type Config struct {
 	// keeps a rendered output (10 min; every post drops what it changes).
 	MaxAge   time.Duration
 	CacheTTL time.Duration
+	// LocalTTL is how long an instance serves a rendered output from its own memory without
+	// asking Redis (1 s; negative turns it off). A change made through another instance
+	// therefore shows here within LocalTTL — well inside the MaxAge clients and CDNs may keep
+	// it anyway — and a change made through this instance shows at once.
+	LocalTTL time.Duration
 }
 
 func (c *Config) defaults() {
@@ -117,6 +122,9 @@ func (c *Config) defaults() {
 	if c.CacheTTL <= 0 {
 		c.CacheTTL = 10 * time.Minute
 	}
+	if c.LocalTTL == 0 {
+		c.LocalTTL = time.Second
+	}
 }
 
 // Service is the danmaku feature.
@@ -127,6 +135,7 @@ type Service struct {
 	exact *tablestore.Client
 	rdb   *redis.Client
 	log   *slog.Logger
+	local localCache
 }
 
 // New returns the service and registers the video.danmaku counter with the engagement Ledger,
@@ -282,6 +291,7 @@ func (s *Service) Post(ctx context.Context, userID, videoID string, in Input) (*
 // invalidate drops the cached outputs a change to segment seg of a video affects: that
 // segment, the whole-video outputs; the other segments stay.
 func (s *Service) invalidate(ctx context.Context, videoID string, seg int64) {
+	s.local.drop(videoID)
 	if err := s.rdb.InvalidateFragments(ctx, cacheKey(videoID), segField(seg), "seg:"); err != nil {
 		// The cached outputs then live until CacheTTL: stale, never wrong for long.
 		s.log.ErrorContext(ctx, "invalidating cached danmaku failed", "video", videoID, "err", err)

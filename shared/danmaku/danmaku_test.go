@@ -592,3 +592,34 @@ func checkEveryFormat(t *testing.T, h *harness, vid string, ids []string) {
 		t.Fatalf("counter %d, want %d", got, len(ids))
 	}
 }
+
+func TestLocalCacheRefusesARenderOlderThanAChange(t *testing.T) {
+	var c localCache
+	later := time.Now().Add(time.Minute)
+	_, ok, tok := c.get("v", "seg:1")
+	if ok {
+		t.Fatal("hit in an empty cache")
+	}
+	c.drop("v") // a post lands while the render runs
+	c.put("v", "seg:1", rendered{etag: "old"}, tok, later)
+	if _, ok, _ := c.get("v", "seg:1"); ok {
+		t.Fatal("a render older than the change was cached")
+	}
+	_, _, tok = c.get("v", "seg:1")
+	c.put("v", "seg:1", rendered{etag: "new"}, tok, later)
+	if out, ok, _ := c.get("v", "seg:1"); !ok || out.etag != "new" {
+		t.Fatalf("a fresh render was refused: %v %v", out, ok)
+	}
+	// Filling the cache starts it over and refuses renders from before.
+	_, _, tok = c.get("w", "xml")
+	for i := range maxLocalEntries {
+		c.drop(fmt.Sprint("x", i))
+	}
+	c.put("w", "xml", rendered{etag: "stale"}, tok, later)
+	if _, ok, _ := c.get("w", "xml"); ok {
+		t.Fatal("a render from before the cache started over was kept")
+	}
+	if c.n > maxLocalEntries {
+		t.Fatalf("%d records", c.n)
+	}
+}

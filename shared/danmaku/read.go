@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strconv"
+	"sync"
 	"time"
 
 	"vodfc.dev/vodfc"
@@ -65,6 +66,20 @@ type rendered struct {
 // cached returns output field of a video from the Redis cache, or renders it and stores it
 // unless a change happened since the cache was read (then the next reader renders again).
 func (s *Service) cached(ctx context.Context, videoID, field string, render func() ([]byte, error)) (rendered, error) {
+	out, ok, tok := s.local.get(videoID, field)
+	if ok {
+		return out, nil
+	}
+	out, err := s.shared(ctx, videoID, field, render)
+	if err == nil && s.cfg.LocalTTL > 0 {
+		// Kept only if no change went through this instance meanwhile.
+		s.local.put(videoID, field, out, tok, time.Now().Add(s.cfg.LocalTTL))
+	}
+	return out, err
+}
+
+// shared is the Redis layer of cached.
+func (s *Service) shared(ctx context.Context, videoID, field string, render func() ([]byte, error)) (rendered, error) {
 	frag, cerr := s.rdb.GetFragment(ctx, cacheKey(videoID), field)
 	if cerr != nil {
 		s.log.WarnContext(ctx, "danmaku cache unavailable; rendering", "err", cerr)
@@ -176,4 +191,103 @@ func (s *Service) cacheControl(info *engagement.VideoInfo) string {
 		scope = "private"
 	}
 	return scope + ", max-age=" + strconv.Itoa(int(s.cfg.MaxAge.Seconds()))
+}
+
+// localCache holds rendered outputs in the instance's memory for LocalTTL, per video so that a
+// change drops all of a video's outputs at once. A drop also moves the video's generation on,
+// so an output rendered before the change but stored after it is refused.
+type localCache struct {
+	mu      sync.RWMutex
+	byVideo map[string]*localVideo
+	n       int
+	epoch   uint64 // moves on when the cache starts over
+}
+
+// localToken is what a reader saw before rendering; put compares it with the present.
+type localToken struct{ gen, epoch uint64 }
+
+type localVideo struct {
+	gen     uint64
+	entries map[string]localEntry
+}
+
+type localEntry struct {
+	out     rendered
+	expires time.Time
+}
+
+// maxLocalEntries bounds the memory: past it the cache starts over.
+const maxLocalEntries = 4096
+
+// get returns a live entry, or the token to hand back to put.
+func (c *localCache) get(videoID, field string) (rendered, bool, localToken) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	v := c.byVideo[videoID]
+	if v == nil {
+		return rendered{}, false, localToken{epoch: c.epoch}
+	}
+	tok := localToken{gen: v.gen, epoch: c.epoch}
+	e, ok := v.entries[field]
+	if !ok || time.Now().After(e.expires) {
+		return rendered{}, false, tok
+	}
+	return e.out, true, tok
+}
+
+func (c *localCache) put(videoID, field string, out rendered, tok localToken, expires time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if tok.epoch != c.epoch {
+		return // the cache started over, generations with it
+	}
+	if !c.room() {
+		return
+	}
+	v := c.video(videoID)
+	if v.gen != tok.gen {
+		return
+	}
+	if _, ok := v.entries[field]; !ok {
+		c.n++
+	}
+	v.entries[field] = localEntry{out: out, expires: expires}
+}
+
+func (c *localCache) drop(videoID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.room() {
+		return // started over: nothing is cached, and every render in flight is refused
+	}
+	v := c.video(videoID)
+	c.n -= len(v.entries)
+	v.gen++
+	v.entries = map[string]localEntry{}
+}
+
+// room makes sure the cache has room for one more record, starting it over (and refusing
+// every render in flight) when it is full; it reports false when it started over. Records of
+// videos count as entries, so videos only ever posted to cannot grow it without bound.
+func (c *localCache) room() bool {
+	if c.byVideo == nil {
+		c.byVideo = map[string]*localVideo{}
+	}
+	if c.n < maxLocalEntries {
+		return true
+	}
+	c.byVideo, c.n = map[string]*localVideo{}, 0
+	c.epoch++
+	return false
+}
+
+// video returns the record of a video, making it.
+func (c *localCache) video(videoID string) *localVideo {
+	v := c.byVideo[videoID]
+	if v == nil {
+		v = &localVideo{entries: map[string]localEntry{}}
+		c.byVideo[videoID] = v
+		c.n++
+	}
+	return v
 }
