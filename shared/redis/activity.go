@@ -92,11 +92,23 @@ func (c *Client) Heartbeats(ctx context.Context, rule ViewRule, now time.Time, h
 	}
 	out := make([]HeartbeatResult, len(hbs))
 	var pipe goredis.Pipeliner
-	starts := map[int]*goredis.StatusCmd{}
-	counts := map[int]*goredis.Cmd{}
-	judge := func(i int, v string) {
-		switch first, err := strconv.ParseInt(v, 10, 64); {
-		case v == "c":
+	type step struct {
+		i     int
+		start *goredis.StatusCmd // a new window
+		count *goredis.Cmd       // a view to count
+	}
+	var steps []step
+	for i, v := range vals {
+		s, ok := v.(string)
+		if !ok { // no window: start one
+			if pipe == nil {
+				pipe = c.rdb.Pipeline()
+			}
+			steps = append(steps, step{i: i, start: pipe.SetArgs(ctx, keys[i], nowMS, goredis.SetArgs{Mode: "NX", TTL: rule.Window, Get: true})})
+			continue
+		}
+		switch first, err := strconv.ParseInt(s, 10, 64); {
+		case s == "c":
 			out[i] = HeartbeatAlreadyCounted
 		case err != nil || nowMS-first < rule.MinWatch.Milliseconds():
 			out[i] = HeartbeatWatching
@@ -104,19 +116,9 @@ func (c *Client) Heartbeats(ctx context.Context, rule ViewRule, now time.Time, h
 			if pipe == nil {
 				pipe = c.rdb.Pipeline()
 			}
-			counts[i] = countViewScript.Eval(ctx, pipe, []string{keys[i], c.key(keyPending)}, v, TallyField(hbs[i].VideoID, hbs[i].Day, "views"))
+			steps = append(steps, step{i: i, count: countViewScript.Eval(ctx, pipe, []string{keys[i], c.key(keyPending)}, s,
+				TallyField(hbs[i].VideoID, hbs[i].Day, "views"))})
 		}
-	}
-	for i, v := range vals {
-		s, ok := v.(string)
-		if !ok { // no window: start one
-			if pipe == nil {
-				pipe = c.rdb.Pipeline()
-			}
-			starts[i] = pipe.SetArgs(ctx, keys[i], nowMS, goredis.SetArgs{Mode: "NX", TTL: rule.Window, Get: true})
-			continue
-		}
-		judge(i, s)
 	}
 	if pipe == nil {
 		return out, nil
@@ -124,24 +126,24 @@ func (c *Client) Heartbeats(ctx context.Context, rule ViewRule, now time.Time, h
 	if _, err := pipe.Exec(ctx); err != nil && !IsNil(err) {
 		return nil, wrap(err)
 	}
-	for i, cmd := range starts {
-		switch v, err := cmd.Result(); {
+	for _, st := range steps {
+		if st.count != nil {
+			// 0: another heartbeat of the same viewer counted the view a moment ago.
+			out[st.i] = HeartbeatAlreadyCounted
+			if n, _ := st.count.Int64(); n == 1 {
+				out[st.i] = HeartbeatCounted
+			}
+			continue
+		}
+		switch v, err := st.start.Result(); {
 		case IsNil(err):
-			out[i] = HeartbeatFirst
+			out[st.i] = HeartbeatFirst
 		case err != nil:
 			return nil, wrap(err)
+		case v == "c": // a racing heartbeat started the window and counted it
+			out[st.i] = HeartbeatAlreadyCounted
 		default: // a racing heartbeat started it a moment ago
-			out[i] = HeartbeatWatching
-			if v == "c" {
-				out[i] = HeartbeatAlreadyCounted
-			}
-		}
-	}
-	for i, cmd := range counts {
-		// 0: another heartbeat of the same viewer counted the view a moment ago.
-		out[i] = HeartbeatAlreadyCounted
-		if n, _ := cmd.Int64(); n == 1 {
-			out[i] = HeartbeatCounted
+			out[st.i] = HeartbeatWatching
 		}
 	}
 	return out, nil
