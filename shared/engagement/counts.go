@@ -5,6 +5,7 @@ import (
 
 	"vodfc.dev/vodfc"
 	"vodfc.dev/vodfc/redis"
+	"vodfc.dev/vodfc/tablestore"
 	"vodfc.dev/vodfc/videos"
 )
 
@@ -63,19 +64,28 @@ func (s *Service) Counts(ctx context.Context, ids []string) (map[string]vodfc.Co
 			missing = append(missing, id)
 		}
 	}
-	for _, id := range missing {
-		row, ok, err := s.videos.ReadCounters(ctx, id)
-		if err != nil {
-			return nil, storageErr(err)
-		}
-		if !ok {
+	if len(missing) == 0 {
+		return out, nil
+	}
+	tkeys := make([]tablestore.Key, len(missing))
+	for i, id := range missing {
+		tkeys[i] = tablestore.K("video_id", id)
+	}
+	rows, err := s.db.BatchGet(ctx, tablestore.Videos.Name, tkeys, append(countFields, videos.ColCounterGen)...)
+	if err != nil {
+		return nil, storageErr(err)
+	}
+	for i, r := range rows {
+		if r == nil {
 			continue
 		}
-		out[id] = row.Counts
-		fields := map[string]int64{videos.ColViews: row.Counts.Views, videos.ColLikes: row.Counts.Likes,
-			videos.ColFavourites: row.Counts.Favourites, videos.ColComments: row.Counts.Comments, videos.ColDanmaku: row.Counts.Danmaku}
-		if _, err := s.rdb.SetIfNewer(ctx, countsKey(id), row.Gen, fields, s.cfg.CountsTTL); err != nil {
-			s.log.WarnContext(ctx, "caching counters failed", "video", id, "err", err)
+		fields := make(map[string]int64, len(countFields))
+		for _, f := range countFields {
+			fields[f] = r.Int(f)
+		}
+		out[missing[i]] = countsFrom(fields)
+		if _, err := s.rdb.SetIfNewer(ctx, countsKey(missing[i]), r.Int(videos.ColCounterGen), fields, s.cfg.CountsTTL); err != nil {
+			s.log.WarnContext(ctx, "caching counters failed", "video", missing[i], "err", err)
 		}
 	}
 	return out, nil

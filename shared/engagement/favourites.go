@@ -148,7 +148,7 @@ func (in FolderInput) validate(create bool) (tablestore.Cols, error) {
 		return nil, vodfc.InvalidField("name", "is required")
 	}
 	if in.Name != nil {
-		name := strings.TrimSpace(stripControls(*in.Name, false))
+		name := strings.TrimSpace(CleanText(*in.Name, false))
 		if n := utf8.RuneCountInString(name); n < 1 || n > maxFolderName {
 			return nil, &vodfc.Error{Kind: vodfc.KindInvalid, Code: "invalid_folder_name", Message: "a folder name has 1 to 40 characters",
 				Fields: map[string]string{"name": "must be 1 to 40 characters"}}
@@ -156,7 +156,7 @@ func (in FolderInput) validate(create bool) (tablestore.Cols, error) {
 		cols[colName] = name
 	}
 	if in.Description != nil {
-		d := strings.TrimSpace(stripControls(*in.Description, true))
+		d := strings.TrimSpace(CleanText(*in.Description, true))
 		if utf8.RuneCountInString(d) > maxFolderDesc {
 			return nil, &vodfc.Error{Kind: vodfc.KindInvalid, Code: "invalid_folder_description", Message: "a folder description has at most 200 characters",
 				Fields: map[string]string{"description": "must be at most 200 characters"}}

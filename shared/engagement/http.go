@@ -1,6 +1,7 @@
 package engagement
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
@@ -102,7 +103,7 @@ func (s *Service) handleMyEngagement(w http.ResponseWriter, r *http.Request) {
 			Message: "videos lists 1 to 100 video ids", Fields: map[string]string{"videos": "must list 1 to 100 ids"}})
 		return
 	}
-	items, err := s.Engagement(r, userOf(r), ids)
+	items, err := s.Engagement(r.Context(), userOf(r), ids)
 	if err != nil {
 		httpapi.WriteError(w, r, err)
 		return
@@ -113,8 +114,7 @@ func (s *Service) handleMyEngagement(w http.ResponseWriter, r *http.Request) {
 }
 
 // Engagement reads the caller's likes and favourites of many videos: two batched reads.
-func (s *Service) Engagement(r *http.Request, userID string, ids []string) ([]VideoEngagement, error) {
-	ctx := r.Context()
+func (s *Service) Engagement(ctx context.Context, userID string, ids []string) ([]VideoEngagement, error) {
 	likeKeys := make([]tablestore.Key, len(ids))
 	favKeys := make([]tablestore.Key, len(ids))
 	for i, id := range ids {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -474,11 +473,4 @@ func countRange(ctx context.Context, db *tablestore.Client, table string, start,
 	err := db.Scan(ctx, table, tablestore.Range{Start: start, End: end, Cols: []string{col}, Where: where, Limit: 5000},
 		func(*tablestore.Row) error { n++; return nil })
 	return n, err
-}
-
-// sortedCounters orders counters for stable logs and tests.
-func sortedCounters(cs []Counter) []Counter {
-	out := slices.Clone(cs)
-	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
-	return out
 }

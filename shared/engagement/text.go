@@ -26,5 +26,3 @@ func CleanText(s string, keepNewlines bool) string {
 		return r
 	}, s)
 }
-
-func stripControls(s string, keepNewlines bool) string { return CleanText(s, keepNewlines) }

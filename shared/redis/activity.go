@@ -273,27 +273,5 @@ func (c *Client) DropBatch(ctx context.Context, id int64) error {
 	return wrap(err)
 }
 
-// Lock takes a lease on key for ttl; it returns a release function, or ok false when someone
-// else holds it. A lease is an optimisation (one worker at a time), never what correctness
-// rests on: it may expire under a stalled holder.
-func (c *Client) Lock(ctx context.Context, key string, ttl time.Duration) (release func(), ok bool, err error) {
-	token := strconv.FormatInt(time.Now().UnixNano(), 36)
-	k := c.key(key)
-	ok, err = c.rdb.SetNX(ctx, k, token, ttl).Result()
-	if err != nil || !ok {
-		return nil, false, wrap(err)
-	}
-	return func() {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-		defer cancel()
-		_ = unlockScript.Run(ctx, c.rdb, []string{k}, token).Err()
-	}, true, nil
-}
-
-var unlockScript = goredis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-`)
-
 // IsNil reports a missing key or field (for callers of the lower-level helpers).
 func IsNil(err error) bool { return errors.Is(err, goredis.Nil) }
