@@ -273,12 +273,12 @@ func (s *Service) handleDPlayerPost(v httpapi.TokenVerifier) http.HandlerFunc {
 			return
 		}
 		din.Mode = mode
-		if c, err := dplayerColor(in.Color); err != nil {
+		color, err := dplayerColor(in.Color)
+		if err != nil {
 			writeDPlayerError(w, r, err)
 			return
-		} else {
-			din.Color = c
 		}
+		din.Color = color
 		d, err := s.Post(r.Context(), p.UserID, in.ID, din)
 		if err != nil {
 			writeDPlayerError(w, r, err)
