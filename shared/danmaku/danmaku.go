@@ -132,7 +132,6 @@ type Service struct {
 	cfg   Config
 	eng   *engagement.Service
 	db    *tablestore.Client
-	exact *tablestore.Client
 	rdb   *redis.Client
 	log   *slog.Logger
 	local localCache
@@ -146,7 +145,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	cfg.defaults()
 	s := &Service{cfg: cfg, eng: cfg.Engagement, rdb: cfg.Engagement.Redis(), log: cfg.Log}
-	s.db, s.exact = cfg.Engagement.Stores()
+	s.db = cfg.Engagement.Store()
 	cfg.Engagement.Ledger.Register(engagement.VideoDanmaku, engagement.CounterDef{Owner: cfg.Engagement.VideoOwner(),
 		Col: videos.ColDanmaku, Count: s.countVideo})
 	return s, nil
@@ -271,9 +270,7 @@ func (s *Service) Post(ctx context.Context, userID, videoID string, in Input) (*
 	}
 	cols := tablestore.Cols{colUser: userID, colSender: Sender(userID), colText: d.Text, colMode: string(d.Mode),
 		colColor: int64(d.Color), colSize: string(d.Size), colCreatedAt: now.UnixMilli(), colHidden: false, colReports: int64(0)}
-	err = engagement.Exactly(ctx, func() error {
-		return s.exact.Put(ctx, tablestore.Danmaku.Name, rowKey(videoID, d.TimeMS, d.ID), cols, tablestore.IfNotExists())
-	})
+	err = s.db.Put(ctx, tablestore.Danmaku.Name, rowKey(videoID, d.TimeMS, d.ID), cols, tablestore.IfNotExists())
 	if err != nil { // a fresh random id cannot collide; anything here is a failure, maybe applied
 		return nil, engagement.StorageError(err)
 	}
@@ -350,9 +347,7 @@ func (s *Service) Recall(ctx context.Context, userID, id string) error {
 	if err != nil {
 		return err
 	}
-	err = engagement.Exactly(ctx, func() error {
-		return s.exact.Delete(ctx, tablestore.Danmaku.Name, rowKey(l.videoID, l.timeMS, l.id), tablestore.IfExists())
-	})
+	err = s.db.Delete(ctx, tablestore.Danmaku.Name, rowKey(l.videoID, l.timeMS, l.id), tablestore.IfExists())
 	mark := tablestore.Write{Table: tablestore.DanmakuIDs.Name, Key: tablestore.K("danmaku_id", l.id),
 		Update: &tablestore.Change{Set: tablestore.Cols{colRecalled: s.eng.Now().UnixMilli()}}, Cond: tablestore.IfExists()}
 	if tablestore.IsConditionFailed(err) { // recalled meanwhile (or its post died before the row)
@@ -389,10 +384,8 @@ func (s *Service) Report(ctx context.Context, userID, id, reason string) error {
 	if _, err := s.eng.Gate.Readable(ctx, l.videoID, userID); err != nil {
 		return errNotFound()
 	}
-	err = engagement.Exactly(ctx, func() error {
-		return s.exact.Put(ctx, tablestore.DanmakuReports.Name, tablestore.K("danmaku_id", l.id, "user_id", userID),
-			tablestore.Cols{colReason: reason, colCreatedAt: s.eng.Now().UnixMilli()}, tablestore.IfNotExists())
-	})
+	err = s.db.Put(ctx, tablestore.DanmakuReports.Name, tablestore.K("danmaku_id", l.id, "user_id", userID),
+		tablestore.Cols{colReason: reason, colCreatedAt: s.eng.Now().UnixMilli()}, tablestore.IfNotExists())
 	if tablestore.IsConditionFailed(err) {
 		return nil // reported before: one report per user
 	}
@@ -400,11 +393,8 @@ func (s *Service) Report(ctx context.Context, userID, id, reason string) error {
 		return engagement.StorageError(err)
 	}
 	var res map[string]int64
-	err = engagement.Exactly(ctx, func() (err error) {
-		res, err = s.exact.Update(ctx, tablestore.Danmaku.Name, rowKey(l.videoID, l.timeMS, l.id),
-			tablestore.Change{Incr: map[string]int64{colReports: 1}}, tablestore.IfExists())
-		return err
-	})
+	res, err = s.db.Update(ctx, tablestore.Danmaku.Name, rowKey(l.videoID, l.timeMS, l.id),
+		tablestore.Change{Incr: map[string]int64{colReports: 1}}, tablestore.IfExists())
 	if tablestore.IsConditionFailed(err) {
 		return nil // recalled meanwhile
 	}

@@ -251,7 +251,7 @@ func (s *Service) PostComment(ctx context.Context, userID, videoID string, in Co
 	} else {
 		cols[colReplies] = int64(0)
 	}
-	err = Exactly(ctx, func() error { return s.exact.Put(ctx, l.table(), l.key(), cols, tablestore.IfNotExists()) })
+	err = s.db.Put(ctx, l.table(), l.key(), cols, tablestore.IfNotExists())
 	if tablestore.IsConditionFailed(err) { // a retry of this very post got there first
 		op.End(ctx)
 		c, err := s.getComment(ctx, id, userID)
@@ -573,11 +573,8 @@ func (s *Service) DeleteComment(ctx context.Context, userID, commentID string) e
 	if err != nil {
 		return err
 	}
-	err = Exactly(ctx, func() error {
-		_, err := s.exact.Update(ctx, l.table(), l.key(), tablestore.Change{Set: tablestore.Cols{colDeletedAt: s.now().UnixMilli()}},
-			tablestore.IfExists().Where(tablestore.Eq(colDeletedAt, int64(0))))
-		return err
-	})
+	_, err = s.db.Update(ctx, l.table(), l.key(), tablestore.Change{Set: tablestore.Cols{colDeletedAt: s.now().UnixMilli()}},
+		tablestore.IfExists().Where(tablestore.Eq(colDeletedAt, int64(0))))
 	if tablestore.IsConditionFailed(err) { // deleted meanwhile
 		op.End(ctx)
 		return nil
@@ -646,12 +643,10 @@ func (s *Service) LikeComment(ctx context.Context, userID, commentID string, lik
 	}
 	delta := int64(1)
 	if like {
-		err = Exactly(ctx, func() error {
-			return s.exact.Put(ctx, tablestore.CommentLikes.Name, edgeKey, tablestore.Cols{colLikedAt: s.now().UnixMilli()}, tablestore.IfNotExists())
-		})
+		err = s.db.Put(ctx, tablestore.CommentLikes.Name, edgeKey, tablestore.Cols{colLikedAt: s.now().UnixMilli()}, tablestore.IfNotExists())
 	} else {
 		delta = -1
-		err = Exactly(ctx, func() error { return s.exact.Delete(ctx, tablestore.CommentLikes.Name, edgeKey, tablestore.IfExists()) })
+		err = s.db.Delete(ctx, tablestore.CommentLikes.Name, edgeKey, tablestore.IfExists())
 	}
 	if tablestore.IsConditionFailed(err) { // a racing request made the same change
 		op.End(ctx)

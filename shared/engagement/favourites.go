@@ -328,12 +328,9 @@ func (s *Service) AddToFolder(ctx context.Context, userID, folderID, videoID str
 	}
 	// "Column absent" is written as "= 0 or missing": added_at is never 0.
 	var res map[string]int64
-	err = Exactly(ctx, func() (err error) {
-		res, err = s.exact.Update(ctx, tablestore.VideoFavourites.Name, favKey(videoID, userID),
-			tablestore.Change{Set: tablestore.Cols{col: at}, Incr: map[string]int64{colFolders: 1}},
-			tablestore.Always.Where(tablestore.Eq(col, int64(0)).OrMissing()))
-		return err
-	})
+	res, err = s.db.Update(ctx, tablestore.VideoFavourites.Name, favKey(videoID, userID),
+		tablestore.Change{Set: tablestore.Cols{col: at}, Incr: map[string]int64{colFolders: 1}},
+		tablestore.Always.Where(tablestore.Eq(col, int64(0)).OrMissing()))
 	if tablestore.IsConditionFailed(err) { // a racing add won; our listing row is surplus
 		var drop []tablestore.Write
 		if e, err := s.db.Get(ctx, tablestore.VideoFavourites.Name, favKey(videoID, userID), col); err != nil || e == nil || e.Int(col) != at {
@@ -398,12 +395,9 @@ func (s *Service) removeFromFolder(ctx context.Context, userID, folderID, videoI
 			return false, err
 		}
 		var res map[string]int64
-		err = Exactly(ctx, func() (err error) {
-			res, err = s.exact.Update(ctx, tablestore.VideoFavourites.Name, favKey(videoID, userID),
-				tablestore.Change{Delete: []string{col}, Incr: map[string]int64{colFolders: -1}},
-				tablestore.IfExists().Where(tablestore.Eq(col, at)))
-			return err
-		})
+		res, err = s.db.Update(ctx, tablestore.VideoFavourites.Name, favKey(videoID, userID),
+			tablestore.Change{Delete: []string{col}, Incr: map[string]int64{colFolders: -1}},
+			tablestore.IfExists().Where(tablestore.Eq(col, at)))
 		if tablestore.IsConditionFailed(err) && attempt < 3 {
 			op.End(ctx) // the edge changed under us: look again
 			continue

@@ -364,8 +364,7 @@ func (o videoOwner) Increment(ctx context.Context, ref, col string, delta int64)
 		d[c] = 0
 	}
 	d[col] = delta
-	var snap map[string]int64
-	err := Exactly(ctx, func() (err error) { snap, err = o.store.IncrementCounts(ctx, ref, d); return err })
+	snap, err := o.store.IncrementCounts(ctx, ref, d)
 	if tablestore.IsConditionFailed(err) {
 		return nil, ErrOwnerGone
 	}
@@ -381,10 +380,8 @@ func (o videoOwner) Read(ctx context.Context, ref, col string) (int64, int64, bo
 }
 
 func (o videoOwner) Adjust(ctx context.Context, ref, col string, delta, gen int64) error {
-	return Exactly(ctx, func() error {
-		_, err := o.store.IncrementCountsIf(ctx, ref, map[string]int64{col: delta, videos.ColCounterGen: 1}, nil, genIs(gen))
-		return err
-	})
+	_, err := o.store.IncrementCountsIf(ctx, ref, map[string]int64{col: delta, videos.ColCounterGen: 1}, nil, genIs(gen))
+	return err
 }
 
 func countsCol(c vodfc.Counts, col string) int64 {
@@ -423,11 +420,7 @@ func (o rowOwner) Increment(ctx context.Context, ref, col string, delta int64) (
 	if err != nil {
 		return nil, err
 	}
-	var snap map[string]int64
-	err = Exactly(ctx, func() (err error) {
-		snap, err = o.db.Update(ctx, o.table, k, tablestore.Change{Incr: map[string]int64{col: delta, colGen: 1}}, tablestore.IfExists())
-		return err
-	})
+	snap, err := o.db.Update(ctx, o.table, k, tablestore.Change{Incr: map[string]int64{col: delta, colGen: 1}}, tablestore.IfExists())
 	if tablestore.IsConditionFailed(err) {
 		return nil, ErrOwnerGone
 	}
@@ -451,11 +444,9 @@ func (o rowOwner) Adjust(ctx context.Context, ref, col string, delta, gen int64)
 	if err != nil {
 		return err
 	}
-	return Exactly(ctx, func() error {
-		_, err := o.db.Update(ctx, o.table, k, tablestore.Change{Incr: map[string]int64{col: delta, colGen: 1}},
-			tablestore.IfExists().Where(genIs(gen)))
-		return err
-	})
+	_, err = o.db.Update(ctx, o.table, k, tablestore.Change{Incr: map[string]int64{col: delta, colGen: 1}},
+		tablestore.IfExists().Where(genIs(gen)))
+	return err
 }
 
 // splitRef splits a reference of n parts joined by "/".

@@ -51,9 +51,7 @@ func (s *Service) Like(ctx context.Context, userID, videoID string) (LikeState, 
 	if err != nil {
 		return LikeState{}, err
 	}
-	err = Exactly(ctx, func() error {
-		return s.exact.Put(ctx, tablestore.VideoLikes.Name, likeKey(videoID, userID), tablestore.Cols{colLikedAt: at}, tablestore.IfNotExists())
-	})
+	err = s.db.Put(ctx, tablestore.VideoLikes.Name, likeKey(videoID, userID), tablestore.Cols{colLikedAt: at}, tablestore.IfNotExists())
 	if tablestore.IsConditionFailed(err) { // a racing like won; our listing row is surplus
 		var drop []tablestore.Write
 		if e, err := s.db.Get(ctx, tablestore.VideoLikes.Name, likeKey(videoID, userID), colLikedAt); err != nil || e == nil || e.Int(colLikedAt) != at {
@@ -94,10 +92,8 @@ func (s *Service) Unlike(ctx context.Context, userID, videoID string) (LikeState
 		if err != nil {
 			return LikeState{}, err
 		}
-		err = Exactly(ctx, func() error {
-			return s.exact.Delete(ctx, tablestore.VideoLikes.Name, likeKey(videoID, userID),
-				tablestore.IfExists().Where(tablestore.Eq(colLikedAt, at)))
-		})
+		err = s.db.Delete(ctx, tablestore.VideoLikes.Name, likeKey(videoID, userID),
+			tablestore.IfExists().Where(tablestore.Eq(colLikedAt, at)))
 		if tablestore.IsConditionFailed(err) && attempt < 3 {
 			op.End(ctx) // the edge changed under us (a racing unlike, or unlike+like): look again
 			continue

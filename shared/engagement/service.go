@@ -14,8 +14,8 @@ import (
 
 // Config configures the engagement service. Zero tunables take the defaults below.
 type Config struct {
-	// Tablestore says where the records are; the service makes two clients of it (see
-	// ExactClient).
+	// Tablestore says where the records are. Its client never replays a write whose response
+	// was lost (see tablestore.Client), which the exact counters rely on.
 	Tablestore tablestore.Config
 	Redis      *redis.Client
 	Log        *slog.Logger
@@ -70,10 +70,8 @@ func (c *Config) defaults() {
 // Service is the engagement feature: likes, favourites, comments, views and the counters they
 // move. Its handlers are registered with Register; Rollup is the timer's work.
 type Service struct {
-	cfg Config
-	db  *tablestore.Client
-	// exact makes the writes whose replay is not harmless (exact.go).
-	exact  *tablestore.Client
+	cfg    Config
+	db     *tablestore.Client
 	rdb    *redis.Client
 	log    *slog.Logger
 	now    func() time.Time
@@ -111,24 +109,20 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	exact, err := ExactClient(cfg.Tablestore)
-	if err != nil {
-		return nil, err
-	}
-	s := &Service{cfg: cfg, db: db, exact: exact, rdb: cfg.Redis, log: cfg.Log, now: cfg.Now, videos: videos.NewStore(db)}
+	s := &Service{cfg: cfg, db: db, rdb: cfg.Redis, log: cfg.Log, now: cfg.Now, videos: videos.NewStore(db)}
 	s.Gate = NewGate(db, cfg.Redis, cfg.Log)
 	s.Ledger = NewLedger(db, cfg.Now, cfg.DeadAfter, cfg.Log)
-	vo := videoOwner{store: videos.NewStore(exact)}
+	vo := videoOwner{store: videos.NewStore(db)}
 	s.Ledger.Register(VideoLikes, CounterDef{Owner: vo, Col: videos.ColLikes, Count: s.countVideoLikes})
 	s.Ledger.Register(VideoFavourites, CounterDef{Owner: vo, Col: videos.ColFavourites, Count: s.countVideoFavourites})
 	s.Ledger.Register(VideoComments, CounterDef{Owner: vo, Col: videos.ColComments, Count: s.countVideoComments})
-	s.Ledger.Register(CommentLikes, CounterDef{Owner: rowOwner{db: s.exact, table: tablestore.Comments.Name, key: commentKey},
+	s.Ledger.Register(CommentLikes, CounterDef{Owner: rowOwner{db: s.db, table: tablestore.Comments.Name, key: commentKey},
 		Col: colLikes, Count: s.countCommentLikes})
-	s.Ledger.Register(ReplyLikes, CounterDef{Owner: rowOwner{db: s.exact, table: tablestore.CommentReplies.Name, key: replyKey},
+	s.Ledger.Register(ReplyLikes, CounterDef{Owner: rowOwner{db: s.db, table: tablestore.CommentReplies.Name, key: replyKey},
 		Col: colLikes, Count: s.countCommentLikes})
-	s.Ledger.Register(CommentReplies, CounterDef{Owner: rowOwner{db: s.exact, table: tablestore.Comments.Name, key: commentKey},
+	s.Ledger.Register(CommentReplies, CounterDef{Owner: rowOwner{db: s.db, table: tablestore.Comments.Name, key: commentKey},
 		Col: colReplies, Count: s.countReplies})
-	s.Ledger.Register(FolderCount, CounterDef{Owner: rowOwner{db: s.exact, table: tablestore.FavFolders.Name, key: folderKey},
+	s.Ledger.Register(FolderCount, CounterDef{Owner: rowOwner{db: s.db, table: tablestore.FavFolders.Name, key: folderKey},
 		Col: colCount, Count: s.countFolder})
 	s.Ledger.RegisterTask(taskFolderDelete, s.resumeFolderDelete)
 	s.views = newViewBatcher(s.rdb, redis.ViewRule{MinWatch: cfg.ViewMinWatch, Window: cfg.ViewWindow}, s.now, s.log)
@@ -137,11 +131,10 @@ func New(cfg Config) (*Service, error) {
 
 // VideoOwner is the Owner of the counters on the video row, for other features' counters
 // (danmaku) registered with the Ledger.
-func (s *Service) VideoOwner() Owner { return videoOwner{store: videos.NewStore(s.exact)} }
+func (s *Service) VideoOwner() Owner { return videoOwner{store: s.videos} }
 
-// Stores returns the service's two Tablestore clients, the everyday one and the exact one, for
-// features built on it (danmaku).
-func (s *Service) Stores() (db, exact *tablestore.Client) { return s.db, s.exact }
+// Store returns the service's Tablestore client, for features built on it (danmaku).
+func (s *Service) Store() *tablestore.Client { return s.db }
 
 // Redis is the service's Redis client.
 func (s *Service) Redis() *redis.Client { return s.rdb }
