@@ -121,10 +121,6 @@ func (c *Client) BatchWrite(ctx context.Context, writes []Write) error {
 			pending = append(pending, i)
 		}
 		for attempt := 0; len(pending) > 0; attempt++ {
-			cl, err := c.client(ctx)
-			if err != nil {
-				return err
-			}
 			req := &ts.BatchWriteRowRequest{}
 			order := map[string][]int{} // table → input indexes in request order
 			for _, i := range pending {
@@ -135,9 +131,14 @@ func (c *Client) BatchWrite(ctx context.Context, writes []Write) error {
 				req.AddRowChange(ch)
 				order[writes[i].Table] = append(order[writes[i].Table], i)
 			}
-			resp, err := cl.BatchWriteRow(req)
-			if err != nil {
+			var resp *ts.BatchWriteRowResponse
+			err := c.retryWrite(ctx, func(cl *ts.TableStoreClient) error {
+				var err error
+				resp, err = cl.BatchWriteRow(req)
 				return wrapErr("BatchWriteRow", "", err)
+			})
+			if err != nil {
+				return err
 			}
 			var retry []int
 			for table, results := range resp.TableToRowsResult {
@@ -147,7 +148,7 @@ func (c *Client) BatchWrite(ctx context.Context, writes []Write) error {
 					}
 					i := order[table][rr.Index]
 					e := &Error{Code: rr.Error.Code, Message: rr.Error.Message, Op: "BatchWriteRow", Table: table}
-					if e.Busy() && attempt < 4 {
+					if e.notApplied() && attempt < 4 {
 						retry = append(retry, i)
 					} else {
 						failedAll[i] = e

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"sync"
@@ -50,9 +51,13 @@ type Client struct {
 	cfg       Config
 	sdkConfig *ts.TableStoreConfig
 
-	mu    sync.Mutex
-	creds runtime.Credentials
-	sdk   *ts.TableStoreClient
+	// writeConfig is sdkConfig without the SDK's own retries (see client).
+	writeConfig *ts.TableStoreConfig
+
+	mu     sync.Mutex
+	creds  runtime.Credentials
+	reads  *ts.TableStoreClient
+	writes *ts.TableStoreClient
 }
 
 // New returns a client. It does not dial; the first request does.
@@ -88,26 +93,68 @@ func New(cfg Config) (*Client, error) {
 		}
 	}
 	sc.Transport = cfg.Transport
-	return &Client{cfg: cfg, sdkConfig: sc}, nil
+	wc := *sc
+	wc.RetryTimes = 0
+	return &Client{cfg: cfg, sdkConfig: sc, writeConfig: &wc}, nil
 }
 
-// client returns an SDK client signing with the newest credentials. STS credentials rotate
-// while an FC instance lives; the SDK fixes them at construction, so a change makes a new one.
+// client returns an SDK client for reads, signing with the newest credentials, and writer
+// the one for writes. STS credentials rotate while an FC instance lives; the SDK fixes them at
+// construction, so a change makes new ones.
+//
+// Writes never use the SDK's retries: it resends any request whose response was lost to a
+// reset connection or an EOF, and a replayed increment counts twice while a replayed
+// conditional put that had applied reports a failed condition, as if someone else had won.
+// Writes are retried by retryWrite instead, only on errors that say nothing was applied.
 func (c *Client) client(ctx context.Context) (*ts.TableStoreClient, error) {
+	r, _, err := c.clients(ctx)
+	return r, err
+}
+
+func (c *Client) writer(ctx context.Context) (*ts.TableStoreClient, error) {
+	_, w, err := c.clients(ctx)
+	return w, err
+}
+
+func (c *Client) clients(ctx context.Context) (reader, writer *ts.TableStoreClient, err error) {
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	creds, ok := c.cfg.Credentials()
 	if !ok || creds.AccessKeyID == "" {
-		return nil, errors.New("tablestore: no credentials (FC role credentials or ALIBABA_CLOUD_ACCESS_KEY_ID)")
+		return nil, nil, errors.New("tablestore: no credentials (FC role credentials or ALIBABA_CLOUD_ACCESS_KEY_ID)")
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.sdk == nil || creds != c.creds {
-		c.sdk = ts.NewClientWithConfig(c.cfg.Endpoint, c.cfg.Instance, creds.AccessKeyID, creds.AccessKeySecret, creds.SecurityToken, c.sdkConfig)
+	if c.reads == nil || creds != c.creds {
+		c.reads = ts.NewClientWithConfig(c.cfg.Endpoint, c.cfg.Instance, creds.AccessKeyID, creds.AccessKeySecret, creds.SecurityToken, c.sdkConfig)
+		c.writes = ts.NewClientWithConfig(c.cfg.Endpoint, c.cfg.Instance, creds.AccessKeyID, creds.AccessKeySecret, creds.SecurityToken, c.writeConfig)
 		c.creds = creds
 	}
-	return c.sdk, nil
+	return c.reads, c.writes, nil
+}
+
+// retryWrite runs write, retrying while the service says it applied nothing (throttling, a
+// row conflict, a moving partition), with jittered back-off within the retry budget. Any other
+// failure — a lost response, a timeout — is returned: the write may or may not have happened,
+// and only the caller knows how to find out.
+func (c *Client) retryWrite(ctx context.Context, write func(cl *ts.TableStoreClient) error) error {
+	deadline := time.Now().Add(c.sdkConfig.MaxRetryTime)
+	pause := 8 * time.Millisecond
+	for attempt := uint(0); ; attempt++ {
+		cl, err := c.writer(ctx)
+		if err != nil {
+			return err
+		}
+		err = write(cl)
+		if err == nil || !NotApplied(err) || attempt >= c.sdkConfig.RetryTimes || time.Now().After(deadline) {
+			return err
+		}
+		if err := sleep(ctx, pause+time.Duration(rand.Int64N(int64(pause)))); err != nil {
+			return err
+		}
+		pause = min(pause*2, 320*time.Millisecond)
+	}
 }
 
 // ErrConditionFailed is returned (wrapped) when a write's row or column condition did not hold.
@@ -138,11 +185,17 @@ func (e *Error) Is(target error) bool {
 	return false
 }
 
-// Busy reports an error a later retry may cure (throttling, conflicts, timeouts).
+// Busy reports an error a later retry may cure (throttling, conflicts, timeouts). For writes,
+// only NotApplied errors are safe to retry blindly.
 func (e *Error) Busy() bool {
+	return e.notApplied() || e.Code == "OTSTimeout" || e.Code == "OTSServerUnavailable" || e.Code == "OTSInternalServerError"
+}
+
+// notApplied reports a refusal that happened before the service changed anything.
+func (e *Error) notApplied() bool {
 	switch e.Code {
 	case "OTSServerBusy", "OTSRowOperationConflict", "OTSNotEnoughCapacityUnit", "OTSTableNotReady",
-		"OTSPartitionUnavailable", "OTSQuotaExhausted", "OTSTimeout", "OTSServerUnavailable", "OTSInternalServerError":
+		"OTSPartitionUnavailable", "OTSQuotaExhausted":
 		return true
 	}
 	return false
@@ -150,6 +203,13 @@ func (e *Error) Busy() bool {
 
 // IsConditionFailed reports whether err is a failed condition.
 func IsConditionFailed(err error) bool { return errors.Is(err, ErrConditionFailed) }
+
+// NotApplied reports whether err certainly left the data unchanged, so the same write may be
+// sent again.
+func NotApplied(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.notApplied()
+}
 
 // IsBusy reports whether err is a Tablestore error that a retry may cure.
 func IsBusy(err error) bool {

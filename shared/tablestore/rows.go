@@ -266,12 +266,10 @@ func (c *Client) Get(ctx context.Context, table string, key Key, cols ...string)
 
 // Put writes a whole row (replacing its columns) if cond holds.
 func (c *Client) Put(ctx context.Context, table string, key Key, cols Cols, cond Cond) error {
-	cl, err := c.client(ctx)
-	if err != nil {
-		return err
-	}
-	_, err = cl.PutRow(&ts.PutRowRequest{PutRowChange: putChange(table, key, cols, cond)})
-	return wrapErr("PutRow", table, err)
+	return c.retryWrite(ctx, func(cl *ts.TableStoreClient) error {
+		_, err := cl.PutRow(&ts.PutRowRequest{PutRowChange: putChange(table, key, cols, cond)})
+		return wrapErr("PutRow", table, err)
+	})
 }
 
 func putChange(table string, key Key, cols Cols, cond Cond) *ts.PutRowChange {
@@ -292,14 +290,14 @@ type Change struct {
 // Update applies ch to the row if cond holds and returns the values of incremented columns
 // after the change. An update creates the row when it does not exist and cond allows it.
 func (c *Client) Update(ctx context.Context, table string, key Key, ch Change, cond Cond) (map[string]int64, error) {
-	cl, err := c.client(ctx)
+	var resp *ts.UpdateRowResponse
+	err := c.retryWrite(ctx, func(cl *ts.TableStoreClient) error {
+		var err error
+		resp, err = cl.UpdateRow(&ts.UpdateRowRequest{UpdateRowChange: updateChange(table, key, ch, cond)})
+		return wrapErr("UpdateRow", table, err)
+	})
 	if err != nil {
 		return nil, err
-	}
-	uc := updateChange(table, key, ch, cond)
-	resp, err := cl.UpdateRow(&ts.UpdateRowRequest{UpdateRowChange: uc})
-	if err != nil {
-		return nil, wrapErr("UpdateRow", table, err)
 	}
 	if len(ch.Incr) == 0 {
 		return nil, nil
@@ -338,12 +336,10 @@ func updateChange(table string, key Key, ch Change, cond Cond) *ts.UpdateRowChan
 
 // Delete removes a row if cond holds. Deleting a missing row with Always is not an error.
 func (c *Client) Delete(ctx context.Context, table string, key Key, cond Cond) error {
-	cl, err := c.client(ctx)
-	if err != nil {
-		return err
-	}
-	_, err = cl.DeleteRow(&ts.DeleteRowRequest{DeleteRowChange: &ts.DeleteRowChange{TableName: table, PrimaryKey: key.sdk(), Condition: cond.sdk()}})
-	return wrapErr("DeleteRow", table, err)
+	return c.retryWrite(ctx, func(cl *ts.TableStoreClient) error {
+		_, err := cl.DeleteRow(&ts.DeleteRowRequest{DeleteRowChange: &ts.DeleteRowChange{TableName: table, PrimaryKey: key.sdk(), Condition: cond.sdk()}})
+		return wrapErr("DeleteRow", table, err)
+	})
 }
 
 func sortedNames(cols Cols) []string {

@@ -31,9 +31,93 @@ var (
 
 	// VideoStatsDaily is the popularity signal: per video and day (UTC yyyymmdd), columns
 	// views, likes, favourites, comments, danmaku (increments of that day). Written by rollup,
-	// read by tiering and the feed.
+	// read by tiering and the feed. Views are exact (each counted view once); likes,
+	// favourites, comments and danmaku are net changes of the day (an unlike is -1), applied
+	// exactly once per flush batch (flush_batch column) but collected at most once: a request
+	// that dies between its counter increment and the Redis tally misses that day's figure.
 	VideoStatsDaily = Table{Name: "video_stats_daily", Key: []KeyDef{{"video_id", String}, {"day", Integer}},
 		TTL: 400 * 24 * time.Hour, Purpose: "per-video per-day activity"}
+)
+
+// Engagement (shared/engagement): likes, favourites, comments and the bookkeeping that keeps
+// every counter equal to what it counts. Edge rows are the truth; counters on the owner rows
+// (videos, comments, fav_folders) are changed by atomic increments together with a
+// counter_gen column, so a recount can commit only if no increment happened meanwhile.
+var (
+	// VideoLikes is the like edge: the row exists while user_id likes video_id. Columns:
+	// liked_at, the stamp of the like (unix µs, unique per like; also the key of the user's
+	// listing row).
+	VideoLikes = Table{Name: "video_likes", Key: []KeyDef{{"video_id", String}, {"user_id", String}},
+		Purpose: "who likes a video (edge, truth of videos.likes)"}
+
+	// UserLikes lists a user's likes newest first. No columns; a row whose edge no longer has
+	// the same liked_at is stale and skipped (and removed) by readers.
+	UserLikes = Table{Name: "user_likes", Key: []KeyDef{{"user_id", String}, {"liked_at", Integer}, {"video_id", String}},
+		Purpose: "a user's likes, newest first"}
+
+	// VideoFavourites is the favourite edge: columns f_{folder_id} = added_at (a stamp, unix µs,
+	// unique per change) per folder holding the video, and folders, the number of those columns. A video is
+	// favourited by the user while folders > 0, so a video's favourite count counts users,
+	// not folder entries.
+	VideoFavourites = Table{Name: "video_favourites", Key: []KeyDef{{"video_id", String}, {"user_id", String}},
+		Purpose: "who favourites a video and in which folders (edge, truth of videos.favourites)"}
+
+	// FavFolders holds a user's folders. Columns: name, description, created_at, updated_at,
+	// count (entries, a counter), counter_gen, deleting (bool, set while a delete runs).
+	// The folder "default" is created on first use.
+	FavFolders = Table{Name: "fav_folders", Key: []KeyDef{{"user_id", String}, {"folder_id", String}},
+		Purpose: "favourite folders"}
+
+	// FavEntries lists a folder's videos newest first. No columns; an entry whose edge column
+	// f_{folder_id} does not equal added_at is stale and skipped (and removed) by readers.
+	FavEntries = Table{Name: "fav_entries", Key: []KeyDef{{"user_id", String}, {"folder_id", String}, {"added_at", Integer}, {"video_id", String}},
+		Purpose: "a folder's videos, newest first"}
+
+	// Comments holds top-level comments, newest first by their sortable id. Columns:
+	// author_id, text, created_at, deleted_at (0 while live), likes, replies, counter_gen.
+	Comments = Table{Name: "comments", Key: []KeyDef{{"video_id", String}, {"comment_id", String}},
+		Purpose: "top-level comments of a video"}
+
+	// CommentReplies holds the replies of one thread (one reply level), oldest first.
+	// Columns: author_id, text, reply_to_id, reply_to_user, created_at, deleted_at, likes,
+	// counter_gen.
+	CommentReplies = Table{Name: "comment_replies", Key: []KeyDef{{"video_id", String}, {"root_id", String}, {"comment_id", String}},
+		Purpose: "replies of a comment thread"}
+
+	// CommentIDs locates a comment from its id alone (routes /comments/{cid}). Columns:
+	// video_id, root_id ("" for a top-level comment).
+	CommentIDs = Table{Name: "comment_ids", Key: []KeyDef{{"comment_id", String}},
+		Purpose: "comment id → video and thread"}
+
+	// CommentLikes is the comment like edge: the row exists while user_id likes comment_id.
+	// Columns: liked_at.
+	CommentLikes = Table{Name: "comment_likes", Key: []KeyDef{{"comment_id", String}, {"user_id", String}},
+		Purpose: "who likes a comment (edge, truth of the comment's likes)"}
+
+	// EngagementIntents are the drift flags: a row is written before an edge changes and
+	// deleted once the counters it names were incremented. A row older than any request can
+	// live means a request died in between; rollup then recounts the counters it names.
+	// Columns: targets (JSON list of counters), kind, created_at.
+	EngagementIntents = Table{Name: "engagement_intents", Key: []KeyDef{{"bucket", String}, {"op_id", String}},
+		Purpose: "counter changes in flight (drift flags for rollup)"}
+)
+
+// Danmaku (shared/danmaku).
+var (
+	// Danmaku holds bullet comments keyed so one 6-minute segment is one range read.
+	// Columns: user_id, sender (CRC32 hex of user_id), text, mode, color, size, created_at,
+	// hidden (bool, set after enough reports), reports.
+	Danmaku = Table{Name: "danmaku", Key: []KeyDef{{"video_id", String}, {"segment", Integer}, {"time_ms", Integer}, {"danmaku_id", Integer}},
+		Purpose: "danmaku by video, segment and time"}
+
+	// DanmakuIDs locates a danmaku from its id (recall, report). Columns: video_id, segment,
+	// time_ms, user_id, created_at.
+	DanmakuIDs = Table{Name: "danmaku_ids", Key: []KeyDef{{"danmaku_id", Integer}},
+		Purpose: "danmaku id → video, segment and time"}
+
+	// DanmakuReports holds one report per user and danmaku. Columns: reason, created_at.
+	DanmakuReports = Table{Name: "danmaku_reports", Key: []KeyDef{{"danmaku_id", Integer}, {"user_id", String}},
+		Purpose: "danmaku reports"}
 )
 
 // Schema is every table of the product.
@@ -41,4 +125,7 @@ var Schema = []Table{
 	Users, UserEmails,
 	Videos, UserVideos,
 	VideoStatsDaily,
+	VideoLikes, UserLikes, VideoFavourites, FavFolders, FavEntries,
+	Comments, CommentReplies, CommentIDs, CommentLikes, EngagementIntents,
+	Danmaku, DanmakuIDs, DanmakuReports,
 }

@@ -1,0 +1,165 @@
+package engagement
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"vodfc.dev/local/otsemu"
+	"vodfc.dev/vodfc/tablestore"
+)
+
+func (h *harness) beat(user, vid, session string, pos float64) ViewState {
+	h.t.Helper()
+	var st ViewState
+	if code, _, b := h.call("POST", "/api/v1/videos/"+vid+"/views", user, map[string]any{"session_id": session, "position_s": pos}, &st); code != 200 {
+		h.t.Fatalf("heartbeat: %d %s", code, b)
+	}
+	return st
+}
+
+func (h *harness) stats(vid string) *tablestore.Row {
+	h.t.Helper()
+	r, err := h.db.Get(context.Background(), tablestore.VideoStatsDaily.Name, tablestore.K("video_id", vid, "day", int64(Day(time.UnixMilli(h.now.Load())))))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if r == nil {
+		return &tablestore.Row{Cols: tablestore.Cols{}}
+	}
+	return r
+}
+
+func TestViewCountsOncePerViewerPerHourAfterTenSeconds(t *testing.T) {
+	h := newHarness(t)
+	vid := h.video("owner")
+	if st := h.beat("", vid, "session-a1", 0); st.Counted || st.State != "started" {
+		t.Fatalf("first beat: %+v", st)
+	}
+	h.advance(5 * time.Second)
+	if st := h.beat("", vid, "session-a1", 5); st.Counted {
+		t.Fatalf("after 5 s: %+v", st)
+	}
+	h.advance(5 * time.Second)
+	if st := h.beat("", vid, "session-a1", 10); !st.Counted || st.State != "counted" {
+		t.Fatalf("after 10 s: %+v", st)
+	}
+	h.advance(10 * time.Second)
+	if st := h.beat("", vid, "session-a1", 20); st.State != "already_counted" {
+		t.Fatalf("later: %+v", st)
+	}
+	// A signed-in viewer counts once across devices.
+	h.beat("alice", vid, "phone-0001", 0)
+	h.beat("alice", vid, "laptop-0001", 0)
+	h.advance(11 * time.Second)
+	if st := h.beat("alice", vid, "laptop-0001", 11); st.State != "counted" {
+		t.Fatalf("alice: %+v", st)
+	}
+	if st := h.beat("alice", vid, "phone-0001", 11); st.State != "already_counted" {
+		t.Fatalf("alice's second device: %+v", st)
+	}
+	rep, err := h.svc.Flush(context.Background())
+	if err != nil || rep.Batches != 1 || rep.Views != 2 {
+		t.Fatalf("flush %+v %v", rep, err)
+	}
+	if got := h.counts(vid).Views; got != 2 || h.stats(vid).Int("views") != 2 {
+		t.Fatalf("views %d, daily %d", got, h.stats(vid).Int("views"))
+	}
+	// The next hour counts again.
+	h.advance(time.Hour)
+	h.beat("", vid, "session-a1", 1)
+	h.advance(10 * time.Second)
+	if st := h.beat("", vid, "session-a1", 11); st.State != "counted" {
+		t.Fatalf("next hour: %+v", st)
+	}
+}
+
+func TestHeartbeatRules(t *testing.T) {
+	h := newHarness(t)
+	vid := h.video("owner")
+	beat := func(user, v string, body any) (int, []byte) {
+		code, hdr, b := h.call("POST", "/api/v1/videos/"+v+"/views", user, body, nil)
+		_ = hdr
+		return code, b
+	}
+	cases := []struct {
+		name, code string
+		status     int
+		video      string
+		body       any
+	}{
+		{"a short session id is invalid_session_id", "invalid_session_id", 400, vid, map[string]any{"session_id": "abc", "position_s": 1}},
+		{"a session id with slashes is invalid_session_id", "invalid_session_id", 400, vid, map[string]any{"session_id": "../../etc/passwd", "position_s": 1}},
+		{"a negative position is invalid_position", "invalid_position", 400, vid, map[string]any{"session_id": "session-01", "position_s": -1}},
+		{"a position past the end is invalid_position", "invalid_position", 400, vid, map[string]any{"session_id": "session-01", "position_s": 601.5}},
+		{"a missing position is invalid_position", "invalid_position", 400, vid, map[string]any{"session_id": "session-01"}},
+		{"a private video is video_not_found", "video_not_found", 404, h.video("owner", private), map[string]any{"session_id": "session-01", "position_s": 1}},
+		{"an unknown video is video_not_found", "video_not_found", 404, "0000000000000000", map[string]any{"session_id": "session-01", "position_s": 1}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, hdr, b := h.call("POST", "/api/v1/videos/"+c.video+"/views", "", c.body, nil)
+			h.problem(c.status, c.code, code, hdr, b)
+		})
+	}
+	_ = beat
+}
+
+// TestFlushAppliesEachBatchOnce: a flush whose writes are applied but whose answers are lost
+// fails; the batch stays in Redis, and the next flush applies it where it had not landed.
+func TestFlushAppliesEachBatchOnce(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	var vids []string
+	for range 30 {
+		vids = append(vids, h.video("owner"))
+	}
+	var wg sync.WaitGroup
+	for i := range 300 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _ = h.svc.Heartbeat(ctx, "", vids[i%30], ViewInput{SessionID: fmt.Sprintf("sess-%04d", i), PositionS: ptr(0.0)})
+		}()
+	}
+	wg.Wait()
+	h.advance(10 * time.Second)
+	for i := range 300 {
+		st, err := h.svc.Heartbeat(ctx, "", vids[i%30], ViewInput{SessionID: fmt.Sprintf("sess-%04d", i), PositionS: ptr(10.0)})
+		if err != nil || st.State != "counted" {
+			t.Fatalf("heartbeat %d: %+v %v", i, st, err)
+		}
+	}
+	h.svc.Like(ctx, "alice", vids[0])
+	// Every BatchWriteRow answer is lost (after the emulator applied it), and the emulator is
+	// also busy now and then: the flush fails, having applied part of the batch.
+	h.lossy.set(1, "BatchWriteRow")
+	h.emu.SetFaults(otsemu.Faults{Rate: 0.2, Actions: []string{"BatchWriteRow"}})
+	if _, err := h.svc.Flush(ctx); err == nil {
+		t.Fatal("flush with lost answers succeeded")
+	}
+	h.lossy.set(0)
+	// Then it succeeds, under faults that the SDK and our retries absorb.
+	rep, err := h.svc.Flush(ctx)
+	h.emu.SetFaults(otsemu.Faults{})
+	if err != nil || rep.Batches != 1 {
+		t.Fatalf("second flush: %+v %v", rep, err)
+	}
+	for _, v := range vids {
+		if got := h.counts(v).Views; got != 10 {
+			t.Fatalf("video %s: %d views, want 10", v, got)
+		}
+		if got := h.stats(v).Int("views"); got != 10 {
+			t.Fatalf("video %s: %d daily views, want 10", v, got)
+		}
+	}
+	if h.stats(vids[0]).Int("likes") != 1 {
+		t.Fatal("the like of the day was not tallied")
+	}
+	// Nothing pending: a flush is a no-op, and re-applying the dropped batch changes nothing.
+	if rep, err := h.svc.Flush(ctx); err != nil || rep.Batches != 0 {
+		t.Fatalf("idle flush: %+v %v", rep, err)
+	}
+}
