@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -31,6 +32,9 @@ import (
 )
 
 var (
+	// withAuth is set when s.yaml has the auth function: uploaders then sign up and log in
+	// through it, as a client does, instead of holding a token minted with the dev key.
+	withAuth bool
 	cl       *cloud.Cloud
 	cloudLog = &syncBuffer{}
 	media    *oss.Store // the media bucket, to look behind the API's back
@@ -103,7 +107,11 @@ func run(m *testing.M) int {
 		}
 	}
 
-	opts := cloud.Ephemeral(manifest, "vodfc-videos", "vodfc-transcode", "vodfc-playback")
+	functions := []string{"vodfc-videos", "vodfc-transcode", "vodfc-playback"}
+	if withAuth {
+		functions = append(functions, "vodfc-auth")
+	}
+	opts := cloud.Ephemeral(manifest, functions...)
 	opts.Log = cloudLog
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	cl, err = cloud.Start(ctx, opts)
@@ -147,6 +155,7 @@ func testManifest(path string, env map[string]string) (string, error) {
 		return "", err
 	}
 	s := string(b)
+	withAuth = strings.Contains(s, "functionName: vodfc-auth")
 	s = regexp.MustCompile(`(?m)^(\s+)path: \./$`).ReplaceAllString(s, "${1}path: "+rel+"/")
 	s = regexp.MustCompile(`(?m)^(\s+)code: \./`).ReplaceAllString(s, "${1}code: "+rel+"/")
 	for k, v := range env {
@@ -266,6 +275,66 @@ func newUser(t *testing.T, tier vodfc.Tier) user {
 }
 
 var anonymous = user{}
+
+// uploader is the account the upload tests act as: registered, verified with the code from
+// the mail sink and logged in through the auth function when it runs, else a minted token.
+var uploader = struct {
+	once sync.Once
+	u    user
+	err  error
+}{}
+
+func registeredUser(t *testing.T) user {
+	t.Helper()
+	if !withAuth {
+		return newUser(t, vodfc.TierFree)
+	}
+	uploader.once.Do(func() { uploader.u, uploader.err = signUp(t) })
+	if uploader.err != nil {
+		t.Fatal(uploader.err)
+	}
+	return uploader.u
+}
+
+var codeRE = regexp.MustCompile(`(?m)^\s*(\d{6})\s*$`)
+
+func signUp(t *testing.T) (user, error) {
+	addr := fmt.Sprintf("uploader-%d@example.com", time.Now().UnixNano())
+	const password = "a long enough upload passphrase"
+	r := do(t, anonymous, "POST", "/api/v1/auth/register", map[string]string{"email": addr, "password": password, "nickname": "Uploader"})
+	if r.status != http.StatusAccepted {
+		return user{}, fmt.Errorf("register: %d %s", r.status, r.body)
+	}
+	var code string
+	for deadline := time.Now().Add(30 * time.Second); code == ""; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return user{}, fmt.Errorf("no verification mail to %s", addr)
+		}
+		var msgs []struct {
+			Text string `json:"text"`
+		}
+		r := do(t, anonymous, "GET", "/_local/mail?to="+url.QueryEscape(addr), nil)
+		if r.status == http.StatusOK && json.Unmarshal(r.body, &msgs) == nil && len(msgs) > 0 {
+			if m := codeRE.FindStringSubmatch(msgs[0].Text); m != nil {
+				code = m[1]
+			}
+		}
+	}
+	if r := do(t, anonymous, "POST", "/api/v1/auth/verify", map[string]string{"email": addr, "code": code}); r.status != http.StatusOK {
+		return user{}, fmt.Errorf("verify: %d %s", r.status, r.body)
+	}
+	r = do(t, anonymous, "POST", "/api/v1/auth/login", map[string]string{"email": addr, "password": password})
+	var s struct {
+		AccessToken string `json:"access_token"`
+		User        struct {
+			ID string `json:"id"`
+		} `json:"user"`
+	}
+	if r.status != http.StatusOK || json.Unmarshal(r.body, &s) != nil || s.AccessToken == "" {
+		return user{}, fmt.Errorf("login: %d %s", r.status, r.body)
+	}
+	return user{id: s.User.ID, token: s.AccessToken}, nil
+}
 
 type response struct {
 	status int

@@ -132,7 +132,7 @@ func probeVariant(t *testing.T, u string) probedRung {
 // TestUploadedVideoIsPublishedAsAPlayableLadder follows one small upload from POST /videos to
 // real ffmpeg playing the signed master playlist, and checks every rung of the ladder.
 func TestUploadedVideoIsPublishedAsAPlayableLadder(t *testing.T) {
-	owner := newUser(t, vodfc.TierFree)
+	owner := registeredUser(t)
 	data, _ := os.ReadFile(clips["main"])
 	v, p := create(t, owner, "main", int64(len(data)))
 	if p.Method != "PUT" || p.URL == "" || p.Headers["Content-Type"] != "video/mp4" {
@@ -320,7 +320,7 @@ func TestUploadedVideoIsPublishedAsAPlayableLadder(t *testing.T) {
 // losing the client's state after the first, resumes from what the server knows, and checks
 // that non-members never see a rung above 720p while members get 1080p.
 func TestMultipartUploadResumesAndMembersGetTheTopRungs(t *testing.T) {
-	owner := newUser(t, vodfc.TierFree)
+	owner := registeredUser(t)
 	data, _ := os.ReadFile(clips["multipart"])
 	v, p := create(t, owner, "multipart", int64(len(data)))
 	if p.Method != "multipart" || p.UploadID == "" || p.PartCount != 3 || p.PartSize*2 >= int64(len(data)) {
