@@ -346,6 +346,35 @@ func TestEnumerationResistantAnswersThroughTheLocalCloud(t *testing.T) {
 	want(t, r, 400, "unknown_field")
 }
 
+// TestCodesAndSessionsAgeWithTheLocalClock moves the local cloud's clock forward, as a
+// developer would with POST /_local/clock: an 11-minute-old code no longer works and a
+// 30-day-old session cannot be refreshed.
+func TestCodesAndSessionsAgeWithTheLocalClock(t *testing.T) {
+	mb := &mailbox{seen: map[string]int{}}
+	addr := fmt.Sprintf("carol-%d@example.com", time.Now().UnixNano())
+	s := signUp(t, mb, addr, "carols long passphrase", "Carol")
+
+	want(t, call(t, "POST", "/api/v1/auth/password/forgot", map[string]string{"email": addr}, ""), 202, "")
+	code := mb.code(t, addr)
+	advance(t, "11m")
+	want(t, call(t, "POST", "/api/v1/auth/password/reset", map[string]string{"email": addr, "code": code, "new_password": "never set passphrase"}, ""), 400, "invalid_code")
+
+	r := call(t, "POST", "/api/v1/auth/refresh", map[string]string{"refresh_token": s.RefreshToken}, "")
+	want(t, r, 200, "")
+	var pair session
+	r.decode(t, &pair)
+	advance(t, "721h")
+	want(t, call(t, "POST", "/api/v1/auth/refresh", map[string]string{"refresh_token": pair.RefreshToken}, ""), 401, "invalid_refresh_token")
+}
+
+func advance(t *testing.T, d string) {
+	t.Helper()
+	r := call(t, "POST", "/_local/clock", map[string]string{"advance": d}, "")
+	if r.status != 200 {
+		t.Fatalf("advancing the clock: %s", r)
+	}
+}
+
 // TestForgedForwardedForDoesNotEscapeTheIPLimit sprays wrong passwords over many addresses,
 // each request claiming another client address in X-Forwarded-For. The platform (fcemu, as
 // FC's front end) appends the real peer, and only that entry is believed, so the spray runs

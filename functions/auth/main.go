@@ -38,6 +38,9 @@ type Config struct {
 	// HashConcurrency (PASSWORD_HASH_CONCURRENCY) bounds argon2id hashes running at once, each
 	// holding 19 MiB and a core; GOMAXPROCS by default, which follows the instance's vCPU quota.
 	HashConcurrency int
+	// Local (FCLOCAL=1, set only by the local cloud) makes codes and sessions follow the local
+	// cloud's shiftable clock.
+	Local bool
 }
 
 // loadConfig reads the environment and reports every problem at once.
@@ -90,6 +93,7 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		}
 		cfg.HashConcurrency = n
 	}
+	cfg.Local = getenv("FCLOCAL") == "1"
 	return cfg, errors.Join(errs...)
 }
 
@@ -108,14 +112,20 @@ func newHandler(cfg Config) (*httpapi.Router, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	r := httpapi.NewRouter()
+	now := time.Now
+	if cfg.Local {
+		clock := &accounts.LocalClock{}
+		r.Use(clock.Follow)
+		now = clock.Now
+	}
 	rc := redis.New(cfg.Redis)
 	a, err := accounts.NewAuth(accounts.AuthConfig{DB: db, Redis: rc, Mail: sender, Signer: cfg.Signer, Codes: cfg.Codes,
-		Passwords: hasher, SessionKey: cfg.SessionKey, AdminEmails: cfg.AdminEmails, ProxyHops: cfg.ProxyHops})
+		Passwords: hasher, SessionKey: cfg.SessionKey, AdminEmails: cfg.AdminEmails, ProxyHops: cfg.ProxyHops, Now: now})
 	if err != nil {
 		rc.Close()
 		return nil, nil, err
 	}
-	r := httpapi.NewRouter()
 	a.Routes(r)
 	return r, func() { rc.Close() }, nil
 }
