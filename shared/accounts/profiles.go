@@ -95,7 +95,7 @@ func (p *Profiles) account(ctx context.Context, id string) (*account, error) {
 	if a := p.cache.get(id); a != nil {
 		return a, nil
 	}
-	a, err := p.store.account(ctx, id)
+	a, err := p.store.profile(ctx, id)
 	if err != nil || a == nil {
 		return nil, err
 	}

@@ -90,7 +90,20 @@ func userKey(id string) tablestore.Key { return tablestore.K(colUserID, id) }
 
 // account reads one users row; nil when it does not exist.
 func (s *store) account(ctx context.Context, id string) (*account, error) {
-	row, err := s.db.Get(ctx, tablestore.Users.Name, userKey(id))
+	return s.read(ctx, id)
+}
+
+// profileColumns are what profiles need: never the password hash, which the users function
+// has no business holding, even in memory.
+var profileColumns = []string{colEmail, colNickname, colBio, colTier, colVerified, colCreatedAt}
+
+// profile reads the profile columns of one users row; nil when it does not exist.
+func (s *store) profile(ctx context.Context, id string) (*account, error) {
+	return s.read(ctx, id, profileColumns...)
+}
+
+func (s *store) read(ctx context.Context, id string, cols ...string) (*account, error) {
+	row, err := s.db.Get(ctx, tablestore.Users.Name, userKey(id), cols...)
 	if err != nil || row == nil {
 		return nil, err
 	}
