@@ -1,5 +1,6 @@
 // Package mail sends vodfc's transactional email over SMTP and owns its templates: the
-// verification code, the "you already have an account" notice and the password-reset code.
+// verification code, the "you already have an account" notice, the password-reset code and the
+// "no account uses this address" notice.
 //
 // In the cloud the server is Alibaba Cloud DirectMail: smtpdm.aliyun.com (Hangzhou; other
 // regions have their own host, e.g. smtpdm-ap-southeast-1.aliyuncs.com) on port 465 with

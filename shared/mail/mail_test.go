@@ -219,6 +219,14 @@ func TestTemplates(t *testing.T) {
 		!strings.Contains(m.Text, "https://vodfc.test/") || !strings.Contains(m.Text, "Forgot password") {
 		t.Errorf("account-exists message:\n%s\n%s\n%s", m.Subject, m.Text, m.HTML)
 	}
+	m, err = NoAccount(site, "alice@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(m.Subject, "No 视频站 <b> account") || !strings.Contains(m.Text, "alice@example.com") ||
+		!strings.Contains(m.HTML, `href="https://vodfc.test/"`) || !strings.Contains(m.Text, "no account uses this") {
+		t.Errorf("no-account message:\n%s\n%s\n%s", m.Subject, m.Text, m.HTML)
+	}
 	// A javascript: URL is neutralised by html/template.
 	m, _ = AccountExists(Site{Name: "x", URL: "javascript:alert(1)"}, "alice@example.com")
 	if strings.Contains(m.HTML, "javascript:") {

@@ -29,6 +29,7 @@ const (
 	kindVerificationCode kind = "verification_code"
 	kindAccountExists    kind = "account_exists"
 	kindPasswordReset    kind = "password_reset"
+	kindNoAccount        kind = "no_account"
 )
 
 //go:embed templates/*.tmpl
@@ -54,7 +55,7 @@ type templatePair struct {
 // catch, so parsing panics.
 var templates = func() map[kind]templatePair {
 	m := map[kind]templatePair{}
-	for _, k := range []kind{kindVerificationCode, kindAccountExists, kindPasswordReset} {
+	for _, k := range []kind{kindVerificationCode, kindAccountExists, kindPasswordReset, kindNoAccount} {
 		m[k] = templatePair{
 			text: texttemplate.Must(texttemplate.New("").Funcs(funcs).ParseFS(templateFS, "templates/"+string(k)+".txt.tmpl")),
 			html: htmltemplate.Must(htmltemplate.New("").Funcs(funcs).ParseFS(templateFS, "templates/layout.html.tmpl", "templates/"+string(k)+".html.tmpl")),
@@ -143,6 +144,14 @@ func AccountExists(site Site, to string) (Message, error) {
 	return render(kindAccountExists, templateData{Site: site, To: to})
 }
 
+// NoAccount renders the email sent instead of a code when a password reset or a new
+// verification code is asked for an address that has no account: the answer to the request
+// stays the same for known and unknown addresses, the same work (one message) is done for
+// both, and only the owner of the address learns that it has no account.
+func NoAccount(site Site, to string) (Message, error) {
+	return render(kindNoAccount, templateData{Site: site, To: to})
+}
+
 // SendVerificationCode renders VerificationCode and sends it.
 func (s *Sender) SendVerificationCode(ctx context.Context, to, code string, validFor time.Duration) error {
 	return s.sendRendered(ctx)(VerificationCode(s.cfg.Site, to, code, validFor))
@@ -156,6 +165,11 @@ func (s *Sender) SendPasswordResetCode(ctx context.Context, to, code string, val
 // SendAccountExists renders AccountExists and sends it.
 func (s *Sender) SendAccountExists(ctx context.Context, to string) error {
 	return s.sendRendered(ctx)(AccountExists(s.cfg.Site, to))
+}
+
+// SendNoAccount renders NoAccount and sends it.
+func (s *Sender) SendNoAccount(ctx context.Context, to string) error {
+	return s.sendRendered(ctx)(NoAccount(s.cfg.Site, to))
 }
 
 func (s *Sender) sendRendered(ctx context.Context) func(Message, error) error {

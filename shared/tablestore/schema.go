@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	ts "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore"
@@ -50,16 +51,28 @@ func (t Table) ttlSeconds() int {
 	return int(t.TTL / time.Second)
 }
 
-// EnsureResult says what Ensure did to one table.
+// EnsureResult says what Ensure did (or Plan would do) to one table.
 type EnsureResult struct {
 	Table  string
-	Action string // "created", "updated", "unchanged"
+	Action string // "created", "updated", "unchanged"; Plan says "create", "update", "unchanged"
+	// Detail says what differs for an update ("ttl 0s → 24h0m0s"); empty otherwise.
+	Detail string
 }
 
 // Ensure creates the tables that do not exist and updates TTL / max versions of those that do.
 // It is idempotent, so deployments and the local cloud run it on every start. A table whose
 // primary key differs from its definition is an error: keys cannot change in place.
 func (c *Client) Ensure(ctx context.Context, tables []Table) ([]EnsureResult, error) {
+	return c.ensure(ctx, tables, true)
+}
+
+// Plan reports what Ensure would do to each table without changing anything (a dry run).
+// A table whose primary key differs is an error, as for Ensure.
+func (c *Client) Plan(ctx context.Context, tables []Table) ([]EnsureResult, error) {
+	return c.ensure(ctx, tables, false)
+}
+
+func (c *Client) ensure(ctx context.Context, tables []Table, apply bool) ([]EnsureResult, error) {
 	cl, err := c.client(ctx)
 	if err != nil {
 		return nil, err
@@ -72,25 +85,31 @@ func (c *Client) Ensure(ctx context.Context, tables []Table) ([]EnsureResult, er
 	for _, n := range list.TableNames {
 		existing[n] = true
 	}
+	created, updated := "created", "updated"
+	if !apply {
+		created, updated = "create", "update"
+	}
 	var out []EnsureResult
 	for _, t := range tables {
 		if !existing[t.Name] {
-			meta := &ts.TableMeta{TableName: t.Name}
-			for _, k := range t.Key {
-				meta.AddPrimaryKeyColumn(k.Name, sdkKeyType(k.Type))
-			}
-			_, err := cl.CreateTable(&ts.CreateTableRequest{
-				TableMeta:          meta,
-				TableOption:        &ts.TableOption{TimeToAlive: t.ttlSeconds(), MaxVersion: t.maxVersions()},
-				ReservedThroughput: &ts.ReservedThroughput{},
-			})
-			if err != nil {
-				var oe *ts.OtsError
-				if !errors.As(err, &oe) || oe.Code != "OTSObjectAlreadyExist" { // created meanwhile by a parallel run
-					return out, wrapErr("CreateTable", t.Name, err)
+			if apply {
+				meta := &ts.TableMeta{TableName: t.Name}
+				for _, k := range t.Key {
+					meta.AddPrimaryKeyColumn(k.Name, sdkKeyType(k.Type))
+				}
+				_, err := cl.CreateTable(&ts.CreateTableRequest{
+					TableMeta:          meta,
+					TableOption:        &ts.TableOption{TimeToAlive: t.ttlSeconds(), MaxVersion: t.maxVersions()},
+					ReservedThroughput: &ts.ReservedThroughput{},
+				})
+				if err != nil {
+					var oe *ts.OtsError
+					if !errors.As(err, &oe) || oe.Code != "OTSObjectAlreadyExist" { // created meanwhile by a parallel run
+						return out, wrapErr("CreateTable", t.Name, err)
+					}
 				}
 			}
-			out = append(out, EnsureResult{Table: t.Name, Action: "created"})
+			out = append(out, EnsureResult{Table: t.Name, Action: created})
 			continue
 		}
 		desc, err := cl.DescribeTable(&ts.DescribeTableRequest{TableName: t.Name})
@@ -104,14 +123,35 @@ func (c *Client) Ensure(ctx context.Context, tables []Table) ([]EnsureResult, er
 			out = append(out, EnsureResult{Table: t.Name, Action: "unchanged"})
 			continue
 		}
-		_, err = cl.UpdateTable(&ts.UpdateTableRequest{TableName: t.Name,
-			TableOption: &ts.TableOption{TimeToAlive: t.ttlSeconds(), MaxVersion: t.maxVersions()}})
-		if err != nil {
-			return out, wrapErr("UpdateTable", t.Name, err)
+		detail := optionDiff(desc.TableOption, t)
+		if apply {
+			_, err = cl.UpdateTable(&ts.UpdateTableRequest{TableName: t.Name,
+				TableOption: &ts.TableOption{TimeToAlive: t.ttlSeconds(), MaxVersion: t.maxVersions()}})
+			if err != nil {
+				return out, wrapErr("UpdateTable", t.Name, err)
+			}
 		}
-		out = append(out, EnsureResult{Table: t.Name, Action: "updated"})
+		out = append(out, EnsureResult{Table: t.Name, Action: updated, Detail: detail})
 	}
 	return out, nil
+}
+
+// optionDiff describes how a table's options differ from its definition.
+func optionDiff(have *ts.TableOption, want Table) string {
+	ttl := func(s int) string {
+		if s < 0 {
+			return "forever"
+		}
+		return (time.Duration(s) * time.Second).String()
+	}
+	var parts []string
+	if have.TimeToAlive != want.ttlSeconds() {
+		parts = append(parts, fmt.Sprintf("ttl %s → %s", ttl(have.TimeToAlive), ttl(want.ttlSeconds())))
+	}
+	if have.MaxVersion != want.maxVersions() {
+		parts = append(parts, fmt.Sprintf("max versions %d → %d", have.MaxVersion, want.maxVersions()))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func sdkKeyType(k KeyType) ts.PrimaryKeyType {

@@ -9,8 +9,11 @@ import "time"
 // There are no secondary indexes: listing tables (user_videos, ...) are written by the feature
 // next to the main row, so every read is a GetRow, a BatchGetRow or one GetRange.
 var (
-	// Users holds accounts. Columns: email, nickname, bio, password (PHC argon2id), tier,
-	// roles (comma separated), verified (bool), created_at, verified_at, updated_at (unix ms).
+	// Users holds accounts (owner: shared/accounts). Columns: email (as typed at sign-up,
+	// domain lower-cased), nickname, bio, password (PHC argon2id), tier, verified (bool),
+	// created_at, verified_at, updated_at, sessions_after (unix ms: refresh families created
+	// before it are dead; a password reset moves it). Roles are not stored: ADMIN_EMAILS
+	// decides them when a token is issued.
 	Users = Table{Name: "users", Key: []KeyDef{{"user_id", String}},
 		Purpose: "accounts"}
 
@@ -37,6 +40,30 @@ var (
 	// that dies between its counter increment and the Redis tally misses that day's figure.
 	VideoStatsDaily = Table{Name: "video_stats_daily", Key: []KeyDef{{"video_id", String}, {"day", Integer}},
 		TTL: 400 * 24 * time.Hour, Purpose: "per-video per-day activity"}
+
+	// EmailCodes holds the one pending emailed code per address and purpose (verify_email,
+	// reset_password); a new code replaces the old one. Columns: code_hash (keyed HMAC, never
+	// the code; "" for an address without an account, so guesses there fail the same way),
+	// user_id, expires_at (unix ms, ten minutes after sending), attempts (atomic increments,
+	// spent before a guess is compared), created_at. Owner: shared/accounts. The TTL only
+	// clears old rows; expiry is enforced from expires_at.
+	EmailCodes = Table{Name: "email_codes", Key: []KeyDef{{"email", String}, {"purpose", String}},
+		TTL: 24 * time.Hour, Purpose: "emailed one-time codes (hashed)"}
+
+	// RefreshTokens holds one row per refresh token ever issued, keyed by its SHA-256 (the
+	// token itself is never stored). Columns: user_id, family_id, state ("active" until a
+	// conditional update rotates it to "rotated"), created_at, expires_at (the family's
+	// absolute end, unix ms), rotated_at and child_hash (set by the rotation). Owner:
+	// shared/accounts. The TTL outlives the longest allowed family.
+	RefreshTokens = Table{Name: "refresh_tokens", Key: []KeyDef{{"token_hash", String}},
+		TTL: 60 * 24 * time.Hour, Purpose: "refresh tokens (hashed), one row per rotation"}
+
+	// RefreshFamilies holds one row per login session: the chain of refresh tokens rotated
+	// from one login. Keyed by user first so a user's sessions are one range. Columns:
+	// created_at, expires_at (absolute end, unix ms), revoked_at and revoked_reason (logout,
+	// reuse) once revoked. Owner: shared/accounts.
+	RefreshFamilies = Table{Name: "refresh_families", Key: []KeyDef{{"user_id", String}, {"family_id", String}},
+		TTL: 60 * 24 * time.Hour, Purpose: "login sessions (refresh-token families)"}
 )
 
 // Engagement (shared/engagement): likes, favourites, comments and the bookkeeping that keeps
@@ -128,4 +155,5 @@ var Schema = []Table{
 	VideoLikes, UserLikes, VideoFavourites, FavFolders, FavEntries,
 	Comments, CommentReplies, CommentIDs, CommentLikes, EngagementIntents,
 	Danmaku, DanmakuIDs, DanmakuReports,
+	EmailCodes, RefreshTokens, RefreshFamilies,
 }
