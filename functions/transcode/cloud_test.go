@@ -87,12 +87,16 @@ func run(m *testing.M) int {
 		return 1
 	}
 	part := max((fi.Size()+2)/3, 100<<10)
-	manifest, err := testManifest(filepath.Join(dir, "s.yaml"), map[string]string{
+	env := map[string]string{
 		"VIDEOS_MULTIPART_THRESHOLD":  strconv.FormatInt(part, 10),
 		"VIDEOS_PART_SIZE":            strconv.FormatInt(part, 10),
 		"TRANSCODE_PROGRESS_INTERVAL": "200ms",
 		"PLAYBACK_TOKEN_KEY":          base64.RawURLEncoding.EncodeToString(key),
-	})
+	}
+	if b, err := os.ReadFile("../../s.yaml"); err == nil && strings.Contains(string(b), "ADMIN_EMAILS:") {
+		env["ADMIN_EMAILS"] = adminAddress
+	}
+	manifest, err := testManifest(filepath.Join(dir, "s.yaml"), env)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "test manifest:", err)
 		return 1
@@ -109,7 +113,7 @@ func run(m *testing.M) int {
 
 	functions := []string{"vodfc-videos", "vodfc-transcode", "vodfc-playback"}
 	if withAuth {
-		functions = append(functions, "vodfc-auth")
+		functions = append(functions, "vodfc-auth", "vodfc-users")
 	}
 	opts := cloud.Ephemeral(manifest, functions...)
 	opts.Log = cloudLog
@@ -262,6 +266,7 @@ func cat(parts ...[]string) []string {
 type user struct {
 	id    string
 	token string
+	email string
 }
 
 func newUser(t *testing.T, tier vodfc.Tier) user {
@@ -276,32 +281,75 @@ func newUser(t *testing.T, tier vodfc.Tier) user {
 
 var anonymous = user{}
 
-// uploader is the account the upload tests act as: registered, verified with the code from
-// the mail sink and logged in through the auth function when it runs, else a minted token.
-var uploader = struct {
-	once sync.Once
-	u    user
-	err  error
-}{}
+// The accounts the tests act as. With the auth function in s.yaml they are real: signed up,
+// verified with the code from the mail sink and logged in, and the member made one by an
+// admin through the users function, as the product does until the membership work lands.
+// Without it they are tokens minted with the local dev key.
+var accounts struct {
+	once             sync.Once
+	uploader, member user
+	err              error
+}
 
+var adminAddress = fmt.Sprintf("admin-%d@example.com", time.Now().UnixNano())
+
+const password = "a long enough upload passphrase"
+
+// registeredUser is a free account that uploads.
 func registeredUser(t *testing.T) user {
 	t.Helper()
 	if !withAuth {
 		return newUser(t, vodfc.TierFree)
 	}
-	uploader.once.Do(func() { uploader.u, uploader.err = signUp(t) })
-	if uploader.err != nil {
-		t.Fatal(uploader.err)
+	signUpAll(t)
+	return accounts.uploader
+}
+
+// memberUser is an account of the member tier.
+func memberUser(t *testing.T) user {
+	t.Helper()
+	if !withAuth {
+		return newUser(t, vodfc.TierMember)
 	}
-	return uploader.u
+	signUpAll(t)
+	return accounts.member
+}
+
+func signUpAll(t *testing.T) {
+	t.Helper()
+	accounts.once.Do(func() {
+		stamp := time.Now().UnixNano()
+		if accounts.uploader, accounts.err = signUp(t, fmt.Sprintf("uploader-%d@example.com", stamp)); accounts.err != nil {
+			return
+		}
+		member, err := signUp(t, fmt.Sprintf("member-%d@example.com", stamp))
+		if err != nil {
+			accounts.err = err
+			return
+		}
+		admin, err := signUp(t, adminAddress)
+		if err != nil {
+			accounts.err = err
+			return
+		}
+		r := do(t, admin, "PUT", "/api/v1/admin/users/"+member.id+"/tier", map[string]string{"tier": "member"})
+		if r.status != http.StatusOK {
+			accounts.err = fmt.Errorf("making a member: %d %s", r.status, r.body)
+			return
+		}
+		// The new tier shows in the next access token.
+		accounts.member, accounts.err = login(t, member.email)
+	})
+	if accounts.err != nil {
+		t.Fatal(accounts.err)
+	}
 }
 
 var codeRE = regexp.MustCompile(`(?m)^\s*(\d{6})\s*$`)
 
-func signUp(t *testing.T) (user, error) {
-	addr := fmt.Sprintf("uploader-%d@example.com", time.Now().UnixNano())
-	const password = "a long enough upload passphrase"
-	r := do(t, anonymous, "POST", "/api/v1/auth/register", map[string]string{"email": addr, "password": password, "nickname": "Uploader"})
+// signUp registers addr, verifies it with the mailed code and logs in.
+func signUp(t *testing.T, addr string) (user, error) {
+	r := do(t, anonymous, "POST", "/api/v1/auth/register", map[string]string{"email": addr, "password": password, "nickname": "Tester"})
 	if r.status != http.StatusAccepted {
 		return user{}, fmt.Errorf("register: %d %s", r.status, r.body)
 	}
@@ -323,7 +371,11 @@ func signUp(t *testing.T) (user, error) {
 	if r := do(t, anonymous, "POST", "/api/v1/auth/verify", map[string]string{"email": addr, "code": code}); r.status != http.StatusOK {
 		return user{}, fmt.Errorf("verify: %d %s", r.status, r.body)
 	}
-	r = do(t, anonymous, "POST", "/api/v1/auth/login", map[string]string{"email": addr, "password": password})
+	return login(t, addr)
+}
+
+func login(t *testing.T, addr string) (user, error) {
+	r := do(t, anonymous, "POST", "/api/v1/auth/login", map[string]string{"email": addr, "password": password})
 	var s struct {
 		AccessToken string `json:"access_token"`
 		User        struct {
@@ -333,7 +385,7 @@ func signUp(t *testing.T) (user, error) {
 	if r.status != http.StatusOK || json.Unmarshal(r.body, &s) != nil || s.AccessToken == "" {
 		return user{}, fmt.Errorf("login: %d %s", r.status, r.body)
 	}
-	return user{id: s.User.ID, token: s.AccessToken}, nil
+	return user{id: s.User.ID, token: s.AccessToken, email: addr}, nil
 }
 
 type response struct {

@@ -407,7 +407,7 @@ func TestMultipartUploadResumesAndMembersGetTheTopRungs(t *testing.T) {
 	}
 
 	t.Run("NonMemberSeesNoRungAbove720p", func(t *testing.T) {
-		for _, viewer := range []user{anonymous, newUser(t, vodfc.TierFree)} {
+		for _, viewer := range []user{anonymous, owner} {
 			pl := getPlay(t, viewer, v.ID)
 			for _, r := range pl.Renditions {
 				if min(r.Width, r.Height) > 720 {
@@ -434,7 +434,7 @@ func TestMultipartUploadResumesAndMembersGetTheTopRungs(t *testing.T) {
 		}
 	})
 	t.Run("MemberGets1080p", func(t *testing.T) {
-		pl := getPlay(t, newUser(t, vodfc.TierMember), v.ID)
+		pl := getPlay(t, memberUser(t), v.ID)
 		if len(pl.MembersOnly) != 0 || len(pl.Renditions) != 4 {
 			t.Fatalf("member play: %+v", pl)
 		}
