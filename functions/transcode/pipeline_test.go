@@ -205,6 +205,15 @@ func TestUploadedVideoIsPublishedAsAPlayableLadder(t *testing.T) {
 	}
 	// Public: anyone sees it and may play it.
 	expect(t, do(t, anonymous, "GET", "/api/v1/videos/"+v.ID, nil), http.StatusOK, "anonymous GET")
+	for _, list := range []struct {
+		viewer user
+		path   string
+	}{{anonymous, "/api/v1/videos?owner=" + owner.id}, {owner, "/api/v1/me/videos"}} {
+		r := do(t, list.viewer, "GET", list.path, nil)
+		if r.status != http.StatusOK || !bytes.Contains(r.body, []byte(`"id":"`+v.ID+`"`)) {
+			t.Fatalf("%s does not list the video: %d %s", list.path, r.status, r.body)
+		}
+	}
 	pl := getPlay(t, anonymous, v.ID)
 	if ttl := time.Until(pl.ExpiresAt); ttl <= 0 || ttl > 10*time.Minute+time.Second {
 		t.Fatalf("play URL expires in %s", ttl)
