@@ -197,6 +197,8 @@ func makeClips(dir string) error {
 		// 1080p at 5 fps, nearly lossless so it is big enough for three upload parts: the
 		// four-rung ladder whose top rung is for members.
 		{"multipart.mp4", cat(lavfi("testsrc2=s=1920x1080:r=5:d=3"), x264, []string{"-qp", "4"})},
+		// Long enough to be killed mid-encode, small enough for one PUT.
+		{"crash.mp4", cat(lavfi("testsrc2=s=854x480:r=24:d=20"), x264, []string{"-preset", "veryfast", "-crf", "42"})},
 		{"small.mp4", cat(lavfi("testsrc2=s=640x360:r=24:d=2"), tone, x264, []string{"-crf", "32"}, aac)},
 		{"portrait.mp4", cat(lavfi("testsrc2=s=360x640:r=24:d=2"), x264, []string{"-crf", "32"})},
 		{"land.mp4", cat(lavfi("testsrc2=s=640x360:r=24:d=2"), x264, []string{"-crf", "32"})},
