@@ -190,6 +190,12 @@ func (a *attempt) run(ctx context.Context) error {
 	if e := vodfc.As(err); e.Kind == vodfc.KindInvalid && e.Code != "" {
 		return a.refuse(bg, e)
 	}
+	if vodfc.IsCode(err, "transcode_timeout") && ctx.Err() == nil {
+		// Our own limit, far above what a video within the limits needs: a retry would spend
+		// the same hours again.
+		return a.refuse(bg, &vodfc.Error{Kind: vodfc.KindInvalid, Code: ffmpeg.CodeTooLong,
+			Message: fmt.Sprintf("encoding the video takes longer than the transcoder allows (%s)", a.p.cfg.Timeout), Cause: err})
+	}
 	if runtime.RetryCount(ctx) >= a.p.cfg.MaxRetries {
 		a.log.ErrorContext(bg, "processing failed on the last delivery; failing the video", "err", err)
 		return a.refuse(bg, &vodfc.Error{Kind: vodfc.KindInvalid, Code: CodeProcessingFailed, Message: "processing failed", Cause: err})

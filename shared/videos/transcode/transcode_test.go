@@ -377,3 +377,21 @@ func TestConfigFromEnv(t *testing.T) {
 		}
 	}
 }
+
+// TestAnEncodeOverTheTimeLimitIsRefusedAsTooLong: the transcoder's own time limit is far above
+// what a video within the limits needs, so running out of it refuses the video instead of
+// spending the same time again on every retry.
+func TestAnEncodeOverTheTimeLimitIsRefusedAsTooLong(t *testing.T) {
+	c := config(t)
+	c.Timeout = 300 * time.Millisecond
+	v := uploaded(t, "long")
+	if err := transcode.New(store, media, tools, c).Handle(delivery("req", 0), event(v)); err != nil {
+		t.Fatal(err)
+	}
+	if got := reload(t, v.ID); got.Status != vodfc.StatusFailed || got.FailureCode != ffmpeg.CodeTooLong || sourceExists(t, v.ID) {
+		t.Fatalf("%+v", got)
+	}
+	if keys := objects(t, vodfc.MediaPrefix+v.ID+"/"); len(keys) != 0 {
+		t.Fatalf("media left: %v", keys)
+	}
+}
