@@ -165,6 +165,11 @@ func Start(ctx context.Context, opts Options) (c *Cloud, err error) {
 	for _, w := range m.Warnings {
 		log.Warn(w)
 	}
+	for _, e := range m.UnsetEnv {
+		if !providedLocally(e.Name) {
+			log.Warn(e.At + ": environment variable " + e.Name + " is not set; ${env('" + e.Name + "')} is empty")
+		}
+	}
 	fns, err := selectFunctions(m, opts.Functions)
 	if err != nil {
 		return nil, err
@@ -382,19 +387,18 @@ func (c *Cloud) startServices(ctx context.Context, opts Options) error {
 	if opts.ExternalRedis != "" {
 		c.RedisAddr = opts.ExternalRedis
 	} else {
-		addr := or(opts.RedisAddr, DefaultRedisAddr)
-		ln, err := listen(addr) // check it is loopback and free, with a clear message
+		// miniredis binds the address itself (":0" included): probing a port first and binding
+		// it again later races with every other process picking free ports.
+		addr, err := loopback(or(opts.RedisAddr, DefaultRedisAddr))
 		if err != nil {
 			return fmt.Errorf("redis: %w", err)
 		}
-		addr = ln.Addr().String()
-		ln.Close()
 		r := miniredis.NewMiniRedis()
 		// Keys expire as time passes, and jump with the shared clock, as they would on a
 		// real server over that much time.
 		r.ClockTTL(true)
 		if err := r.StartAddr(addr); err != nil {
-			return fmt.Errorf("redis: %w", err)
+			return fmt.Errorf("redis on %s: %w (is another Redis or local cloud running? use --redis-addr)", addr, err)
 		}
 		c.redis = r
 		c.RedisAddr = r.Addr()
@@ -542,6 +546,16 @@ func (c *Cloud) followClock(r *miniredis.Miniredis) {
 		}
 		last = off
 	}
+}
+
+// localServiceVars are the variables env sets for the local services whatever s.yaml says.
+var localServiceVars = []string{"REDIS_ADDR", "REDIS_TLS", "REDIS_PASSWORD", "OSS_ENDPOINT", "OSS_PUBLIC_ENDPOINT",
+	"OTS_ENDPOINT", "OTS_INSTANCE", "SMTP_ADDR", "SMTP_TLS", "SMTP_USERNAME", "SMTP_PASSWORD", "FFMPEG_PATH", "FFPROBE_PATH"}
+
+// providedLocally reports whether the local cloud gives variable name a value itself, so an
+// unset ${env(NAME)} in s.yaml is nothing to warn about.
+func providedLocally(name string) bool {
+	return isSecretName(name) || slices.Contains(localServiceVars, name)
 }
 
 // env is a function's environment: its s.yaml variables, with the service addresses it

@@ -25,6 +25,9 @@ type Manifest struct {
 	Functions []*Function // in file order
 	Domains   []*Domain
 	Warnings  []string // things the local cloud ignores or substitutes, worth telling the user
+	// UnsetEnv are the variables of ${env(NAME)} expressions that resolved empty. Whoever runs
+	// the manifest decides which matter: the local cloud provides secrets itself.
+	UnsetEnv []EnvRef
 }
 
 // Function returns the function with the given functionName, or nil.
@@ -263,4 +266,9 @@ func containsFold(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// EnvRef is an environment variable s.yaml reads, and where it is first read (file:line).
+type EnvRef struct {
+	Name, At string
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -80,8 +81,14 @@ func ParseBytes(path string, data []byte, opts Options) (*Manifest, error) {
 		return nil, c.errs.err()
 	}
 	r := &resolver{c: c, vars: top.get("vars"), resources: map[string]*yaml.Node{}, opts: opts,
-		active: map[string]bool{}, warn: func(s string) { m.Warnings = append(m.Warnings, s) }}
+		active: map[string]bool{}, unset: map[string]string{}, warn: func(s string) { m.Warnings = append(m.Warnings, s) }}
 
+	defer func() {
+		for name, at := range r.unset {
+			m.UnsetEnv = append(m.UnsetEnv, EnvRef{Name: name, At: at})
+		}
+		sort.Slice(m.UnsetEnv, func(i, j int) bool { return m.UnsetEnv[i].Name < m.UnsetEnv[j].Name })
+	}()
 	m.Edition = d.str(top.need("edition"), "edition")
 	if m.Edition != "" && m.Edition != "3.0.0" {
 		c.add(top.line("edition"), 0, "edition %q: the fc3 component needs edition: 3.0.0", m.Edition)

@@ -19,7 +19,8 @@ type resolver struct {
 	vars      *yaml.Node
 	resources map[string]*yaml.Node // resource name -> its mapping node
 	opts      Options
-	active    map[string]bool // expressions being resolved: a cycle guard
+	active    map[string]bool   // expressions being resolved: a cycle guard
+	unset     map[string]string // ${env(NAME)} that resolved empty → where first used
 	warn      func(string)
 }
 
@@ -150,8 +151,8 @@ func (r *resolver) eval(expr string, at *yaml.Node) (*yaml.Node, bool) {
 		if v == "" && len(args) == 2 {
 			v = args[1]
 		}
-		if v == "" {
-			r.warn(fmt.Sprintf("%s:%d: environment variable %s is not set; ${%s} is empty", r.c.file, at.Line, name, expr))
+		if _, seen := r.unset[name]; v == "" && !seen {
+			r.unset[name] = fmt.Sprintf("%s:%d", r.c.file, at.Line)
 		}
 		return str(v, at), true
 	}
