@@ -113,6 +113,7 @@ func newHandler(cfg Config) (*httpapi.Router, func(), error) {
 		return nil, nil, err
 	}
 	r := httpapi.NewRouter()
+	r.Scope("/api/v1/auth/*") // what s.yaml's domain routes here
 	now := time.Now
 	if cfg.Local {
 		clock := &accounts.LocalClock{}

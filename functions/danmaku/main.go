@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strconv"
 	"strings"
-	"time"
 
 	"vodfc.dev/vodfc/auth"
 	"vodfc.dev/vodfc/danmaku"
@@ -25,9 +23,8 @@ type config struct {
 	Tablestore  tablestore.Config
 	Redis       redis.Config
 	Verifier    *auth.Verifier
-	CORSOrigins []string      // CORS_ORIGINS, comma separated
-	Cooldown    time.Duration // DANMAKU_COOLDOWN, default 5s
-	DailyQuota  int           // DANMAKU_DAILY_QUOTA, default 300
+	CORSOrigins []string       // CORS_ORIGINS, comma separated
+	Danmaku     danmaku.Config // DANMAKU_COOLDOWN, DANMAKU_DAILY_QUOTA
 }
 
 func loadConfig() (config, error) {
@@ -47,15 +44,8 @@ func loadConfig() (config, error) {
 			c.CORSOrigins = append(c.CORSOrigins, p)
 		}
 	}
-	if v := os.Getenv("DANMAKU_COOLDOWN"); v != "" {
-		if c.Cooldown, err = time.ParseDuration(v); err != nil || c.Cooldown <= 0 {
-			return c, fmt.Errorf("DANMAKU_COOLDOWN=%q: want a positive duration such as 5s", v)
-		}
-	}
-	if v := os.Getenv("DANMAKU_DAILY_QUOTA"); v != "" {
-		if c.DailyQuota, err = strconv.Atoi(v); err != nil || c.DailyQuota <= 0 {
-			return c, fmt.Errorf("DANMAKU_DAILY_QUOTA=%q: want a positive number of danmaku per user per day", v)
-		}
+	if c.Danmaku, err = danmaku.ConfigFromEnv(os.Getenv); err != nil {
+		return c, err
 	}
 	return c, nil
 }
@@ -71,7 +61,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, "danmaku:", err)
 		os.Exit(1)
 	}
-	svc, err := danmaku.New(danmaku.Config{Engagement: eng, Log: slog.Default(), Cooldown: cfg.Cooldown, DailyQuota: cfg.DailyQuota})
+	cfg.Danmaku.Engagement, cfg.Danmaku.Log = eng, slog.Default()
+	svc, err := danmaku.New(cfg.Danmaku)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "danmaku:", err)
 		os.Exit(1)
@@ -79,8 +70,14 @@ func main() {
 	runtime.HTTP(router(svc, cfg))
 }
 
+// scope is what s.yaml's domain routes to this function. The danmaku routes under
+// /api/v1/videos/{id}/ (posting, segments, XML, heatmap) are served by the videos function,
+// which owns that prefix.
+var scope = []string{"/api/v1/danmaku/*", "/api/v1/dplayer/*"}
+
 func router(svc *danmaku.Service, cfg config) *httpapi.Router {
 	r := httpapi.NewRouter()
+	r.Scope(scope...)
 	if len(cfg.CORSOrigins) > 0 {
 		r.Use(httpapi.CORS(httpapi.CORSConfig{AllowedOrigins: cfg.CORSOrigins, ExposedHeaders: []string{"ETag"}}))
 	}

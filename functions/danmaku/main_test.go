@@ -63,7 +63,7 @@ func TestConfigRejectsBadValues(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.Cooldown != 3*time.Second || c.DailyQuota != 10 {
+		if c.Danmaku.Cooldown != 3*time.Second || c.Danmaku.DailyQuota != 10 {
 			t.Fatalf("%+v", c)
 		}
 	})

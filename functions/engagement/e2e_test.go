@@ -53,12 +53,13 @@ func (s *syncBuffer) String() string {
 const (
 	fnEngagement = "vodfc-engagement"
 	fnDanmaku    = "vodfc-danmaku"
+	fnVideos     = "vodfc-videos"
 	fnRollup     = "vodfc-rollup"
 )
 
 func TestMain(m *testing.M) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	opts := cloud.Ephemeral("../../s.yaml", fnEngagement, fnDanmaku, fnRollup)
+	opts := cloud.Ephemeral("../../s.yaml", fnEngagement, fnDanmaku, fnVideos, fnRollup)
 	opts.Log = cloudLog
 	var err error
 	cl, err = cloud.Start(ctx, opts)
@@ -86,14 +87,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// url is where a client reaches path: the domain's routes through the gateway, and the routes
-// under /api/v1/videos/{id}/ on the function's own HTTP trigger (see s.yaml).
-func url(function, path string) string {
-	if strings.HasPrefix(path, "/api/v1/videos/") {
-		return cl.GatewayURL + "/_fn/" + function + path
-	}
-	return cl.GatewayURL + path
-}
+// api is where a client reaches path: the domain's routes through the gateway. The routes under
+// /api/v1/videos/{id}/ reach the videos function, which serves them (s.yaml).
+func api(path string) string { return cl.GatewayURL + path }
 
 var client = &http.Client{Timeout: 30 * time.Second}
 
@@ -262,18 +258,18 @@ func TestStormsKeepEveryCounterEqualToItsEdges(t *testing.T) {
 			user := fmt.Sprintf("storm-user-%03d", u)
 			tok := token(t, user)
 			for _, m := range []string{"PUT", "DELETE", "PUT"} {
-				if code, b := retrying(t, m, url(fnEngagement, "/api/v1/videos/"+liked+"/like"), tok, nil); code != 200 {
+				if code, b := retrying(t, m, api("/api/v1/videos/"+liked+"/like"), tok, nil); code != 200 {
 					t.Errorf("%s %s like: %d %s", user, m, code, b)
 				}
 			}
-			code, b := retrying(t, "POST", url(fnEngagement, "/api/v1/me/favourites/folders"), tok, map[string]string{"name": "Later"})
+			code, b := retrying(t, "POST", api("/api/v1/me/favourites/folders"), tok, map[string]string{"name": "Later"})
 			var f struct{ ID string }
 			if code != 201 || json.Unmarshal(b, &f) != nil {
 				t.Errorf("%s folder: %d %s", user, code, b)
 				return
 			}
 			fav := func(m, folder string) {
-				if code, b := retrying(t, m, url(fnEngagement, "/api/v1/me/favourites/folders/"+folder+"/videos/"+faved), tok, nil); code != 200 {
+				if code, b := retrying(t, m, api("/api/v1/me/favourites/folders/"+folder+"/videos/"+faved), tok, nil); code != 200 {
 					t.Errorf("%s %s %s: %d %s", user, m, folder, code, b)
 				}
 			}
@@ -318,7 +314,7 @@ func TestStormsKeepEveryCounterEqualToItsEdges(t *testing.T) {
 		t.Fatalf("%d intents left after rollup", n)
 	}
 	// The domain route serves the same truth as a client sees it.
-	code, b := do(t, "GET", url(fnEngagement, "/api/v1/me/engagement?videos="+liked+","+faved), token(t, "storm-user-003"), nil)
+	code, b := do(t, "GET", api("/api/v1/me/engagement?videos="+liked+","+faved), token(t, "storm-user-003"), nil)
 	if code != 200 || !strings.Contains(string(b), `"liked":true`) || !strings.Contains(string(b), `"favourited":false`) {
 		t.Fatalf("engagement: %d %s", code, b)
 	}
@@ -329,8 +325,8 @@ func TestStormsKeepEveryCounterEqualToItsEdges(t *testing.T) {
 func TestDanmakuPostedConcurrentlyAppearOnceInEveryFormat(t *testing.T) {
 	vid := newVideo(t, "owner")
 	// Warm the caches first, so the posts must invalidate them.
-	do(t, "GET", url(fnDanmaku, "/api/v1/videos/"+vid+"/danmaku?segment=2"), "", nil)
-	do(t, "GET", url(fnDanmaku, "/api/v1/videos/"+vid+"/danmaku.xml"), "", nil)
+	do(t, "GET", api("/api/v1/videos/"+vid+"/danmaku?segment=2"), "", nil)
+	do(t, "GET", api("/api/v1/videos/"+vid+"/danmaku.xml"), "", nil)
 	cl.Tablestore().SetFaults(otsemu.Faults{Rate: 0.1})
 	const n = 60
 	ids := make([]string, n)
@@ -343,7 +339,7 @@ func TestDanmakuPostedConcurrentlyAppearOnceInEveryFormat(t *testing.T) {
 			var code int
 			var b []byte
 			for try := 0; try < 20; try++ {
-				if code, b = do(t, "POST", url(fnDanmaku, "/api/v1/videos/"+vid+"/danmaku"), token(t, fmt.Sprintf("dm-user-%02d", i)), body); code != 503 && code != 0 {
+				if code, b = do(t, "POST", api("/api/v1/videos/"+vid+"/danmaku"), token(t, fmt.Sprintf("dm-user-%02d", i)), body); code != 503 && code != 0 {
 					break
 				}
 			}
@@ -354,7 +350,7 @@ func TestDanmakuPostedConcurrentlyAppearOnceInEveryFormat(t *testing.T) {
 			}
 			ids[i] = a.ID
 			// Readers racing the posts.
-			do(t, "GET", url(fnDanmaku, "/api/v1/videos/"+vid+"/danmaku?segment=2"), "", nil)
+			do(t, "GET", api("/api/v1/videos/"+vid+"/danmaku?segment=2"), "", nil)
 		}()
 	}
 	wg.Wait()
@@ -382,7 +378,7 @@ func TestDanmakuPostedConcurrentlyAppearOnceInEveryFormat(t *testing.T) {
 			t.Fatalf("%s: %d danmaku, want %d", name, len(seen), n)
 		}
 	}
-	code, b := do(t, "GET", url(fnDanmaku, "/api/v1/videos/"+vid+"/danmaku?segment=2"), "", nil)
+	code, b := do(t, "GET", api("/api/v1/videos/"+vid+"/danmaku?segment=2"), "", nil)
 	var seg struct{ Items []struct{ ID, Text string } }
 	if code != 200 || json.Unmarshal(b, &seg) != nil {
 		t.Fatalf("segment: %d %s", code, b)
@@ -393,7 +389,7 @@ func TestDanmakuPostedConcurrentlyAppearOnceInEveryFormat(t *testing.T) {
 	}
 	exactly("json segment", got)
 
-	code, b = do(t, "GET", url(fnDanmaku, "/api/v1/videos/"+vid+"/danmaku.xml"), "", nil)
+	code, b = do(t, "GET", api("/api/v1/videos/"+vid+"/danmaku.xml"), "", nil)
 	var doc struct {
 		D []struct {
 			P    string `xml:"p,attr"`

@@ -64,8 +64,14 @@ func main() {
 	runtime.HTTP(router(svc, cfg))
 }
 
+// scope is what s.yaml's domain routes to this function. The engagement routes under
+// /api/v1/videos/{id}/ (likes, comments, views) are served by the videos function, which owns
+// that prefix.
+var scope = []string{"/api/v1/me/likes", "/api/v1/me/engagement", "/api/v1/me/favourites/*", "/api/v1/comments/*"}
+
 func router(svc *engagement.Service, cfg config) *httpapi.Router {
 	r := httpapi.NewRouter()
+	r.Scope(scope...)
 	if len(cfg.CORSOrigins) > 0 {
 		r.Use(httpapi.CORS(httpapi.CORSConfig{AllowedOrigins: cfg.CORSOrigins, AllowedHeaders: []string{"Authorization", "Content-Type", "Idempotency-Key"}}))
 	}

@@ -38,7 +38,7 @@ func TestViewsSurviveARollupKilledMidFlush(t *testing.T) {
 				go func() {
 					defer func() { <-sem; wg.Done() }()
 					body := map[string]any{"session_id": fmt.Sprintf("sess-%04d-%d", i, s), "position_s": pos}
-					if code, b := retrying(t, "POST", url(fnEngagement, "/api/v1/videos/"+vid+"/views"), "", body); code != 200 {
+					if code, b := retrying(t, "POST", api("/api/v1/videos/"+vid+"/views"), "", body); code != 200 {
 						t.Errorf("heartbeat: %d %s", code, b)
 					}
 				}()

@@ -75,8 +75,8 @@ func TestCDNDomainSwitchesToTypeASignedURLs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.cdn == nil || c.cdn.Base != "https://cdn.example.com" || c.cdn.Key != "secretkey123" {
-		t.Fatalf("CDN signer %+v", c.cdn)
+	if c.playback.CDN == nil || c.playback.CDN.Base != "https://cdn.example.com" || c.playback.CDN.Key != "secretkey123" {
+		t.Fatalf("CDN signer %+v", c.playback.CDN)
 	}
-	var _ playback.MediaSigner = *c.cdn
+	var _ playback.MediaSigner = *c.playback.CDN
 }

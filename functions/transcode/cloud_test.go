@@ -32,9 +32,6 @@ import (
 )
 
 var (
-	// withAuth is set when s.yaml has the auth function: uploaders then sign up and log in
-	// through it, as a client does, instead of holding a token minted with the dev key.
-	withAuth bool
 	cl       *cloud.Cloud
 	cloudLog = &syncBuffer{}
 	media    *oss.Store // the media bucket, to look behind the API's back
@@ -111,10 +108,8 @@ func run(m *testing.M) int {
 		}
 	}
 
-	functions := []string{"vodfc-videos", "vodfc-transcode", "vodfc-playback"}
-	if withAuth {
-		functions = append(functions, "vodfc-auth", "vodfc-users")
-	}
+	// Uploaders sign up and log in through auth, as a client does; users lists their videos.
+	functions := []string{"vodfc-videos", "vodfc-transcode", "vodfc-playback", "vodfc-auth", "vodfc-users"}
 	opts := cloud.Ephemeral(manifest, functions...)
 	opts.Log = cloudLog
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -159,7 +154,6 @@ func testManifest(path string, env map[string]string) (string, error) {
 		return "", err
 	}
 	s := string(b)
-	withAuth = strings.Contains(s, "functionName: vodfc-auth")
 	s = regexp.MustCompile(`(?m)^(\s+)path: \./$`).ReplaceAllString(s, "${1}path: "+rel+"/")
 	s = regexp.MustCompile(`(?m)^(\s+)code: \./`).ReplaceAllString(s, "${1}code: "+rel+"/")
 	for k, v := range env {
@@ -300,9 +294,6 @@ const password = "a long enough upload passphrase"
 // registeredUser is a free account that uploads.
 func registeredUser(t *testing.T) user {
 	t.Helper()
-	if !withAuth {
-		return newUser(t, vodfc.TierFree)
-	}
 	signUpAll(t)
 	return accounts.uploader
 }
@@ -310,9 +301,6 @@ func registeredUser(t *testing.T) user {
 // memberUser is an account of the member tier.
 func memberUser(t *testing.T) user {
 	t.Helper()
-	if !withAuth {
-		return newUser(t, vodfc.TierMember)
-	}
 	signUpAll(t)
 	return accounts.member
 }

@@ -38,8 +38,8 @@ func refused(t *testing.T, clip string, declared int64, code string) {
 		t.Fatalf("a refused video left media: %v", objs)
 	}
 	expect(t, do(t, anonymous, "GET", "/api/v1/videos/"+v.ID, nil), http.StatusNotFound, "anonymous GET of a failed video")
-	expect(t, do(t, owner, "GET", "/api/v1/play/"+v.ID, nil), http.StatusConflict, "owner plays a failed video")
-	expect(t, do(t, anonymous, "GET", "/api/v1/play/"+v.ID, nil), http.StatusNotFound, "anonymous plays a failed video")
+	expect(t, do(t, owner, "GET", "/api/v1/videos/"+v.ID+"/play", nil), http.StatusConflict, "owner plays a failed video")
+	expect(t, do(t, anonymous, "GET", "/api/v1/videos/"+v.ID+"/play", nil), http.StatusNotFound, "anonymous plays a failed video")
 }
 
 func waitFor(t *testing.T, what string, ok func() bool) {

@@ -37,7 +37,7 @@ type play struct {
 
 func getPlay(t *testing.T, viewer user, id string) play {
 	t.Helper()
-	r := do(t, viewer, "GET", "/api/v1/play/"+id, nil)
+	r := do(t, viewer, "GET", "/api/v1/videos/"+id+"/play", nil)
 	expect(t, r, http.StatusOK, "play")
 	var p play
 	r.json(t, &p)
@@ -208,7 +208,7 @@ func TestUploadedVideoIsPublishedAsAPlayableLadder(t *testing.T) {
 	for _, list := range []struct {
 		viewer user
 		path   string
-	}{{anonymous, "/api/v1/videos?owner=" + owner.id}, {owner, "/api/v1/me/videos"}} {
+	}{{anonymous, "/api/v1/users/" + owner.id + "/videos"}, {owner, "/api/v1/me/videos"}} {
 		r := do(t, list.viewer, "GET", list.path, nil)
 		if r.status != http.StatusOK || !bytes.Contains(r.body, []byte(`"id":"`+v.ID+`"`)) {
 			t.Fatalf("%s does not list the video: %d %s", list.path, r.status, r.body)

@@ -1,7 +1,8 @@
 // Command users is the users function: the caller's own account (GET and PATCH /api/v1/me),
 // public profiles (GET /api/v1/users/{id}) and the admin's tier switch
-// (PUT /api/v1/admin/users/{id}/tier), from shared/accounts. It verifies access tokens with
-// public keys only.
+// (PUT /api/v1/admin/users/{id}/tier), from shared/accounts. FC routes /api/v1/users/* here, so
+// it also serves a user's public videos (GET /api/v1/users/{id}/videos, shared/videos). It
+// verifies access tokens with public keys only.
 package main
 
 import (
@@ -13,13 +14,20 @@ import (
 	"vodfc.dev/vodfc/accounts"
 	"vodfc.dev/vodfc/auth"
 	"vodfc.dev/vodfc/httpapi"
+	"vodfc.dev/vodfc/oss"
 	"vodfc.dev/vodfc/runtime"
 	"vodfc.dev/vodfc/tablestore"
+	"vodfc.dev/vodfc/videos"
 )
+
+// scope is what s.yaml's domain routes to this function.
+var scope = []string{"/api/v1/me", "/api/v1/users/*", "/api/v1/admin/users/*"}
 
 // Config is the users function's configuration, all of it from the environment.
 type Config struct {
 	Tablestore tablestore.Config // OTS_ENDPOINT, OTS_INSTANCE
+	Media      oss.Config        // OSS_*, MEDIA_BUCKET: cover URLs in video lists
+	Videos     videos.Config     // VIDEOS_*
 	Verifier   *auth.Verifier    // JWT_VERIFY_KEYS, JWT_ISSUER, JWT_AUDIENCE
 	// CacheTTL (PROFILE_CACHE_TTL, a Go duration, "0s" to disable) is how stale a profile
 	// may be on an instance that did not make the change.
@@ -31,6 +39,12 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	var errs []error
 	var err error
 	if cfg.Tablestore, err = tablestore.ConfigFromEnv(); err != nil {
+		errs = append(errs, err)
+	}
+	if cfg.Media, err = oss.ConfigFromEnv(); err != nil {
+		errs = append(errs, err)
+	}
+	if cfg.Videos, err = videos.ConfigFromEnv(getenv); err != nil {
 		errs = append(errs, err)
 	}
 	if cfg.Verifier, err = auth.LoadVerifier(getenv); err != nil {
@@ -59,8 +73,14 @@ func newHandler(cfg Config) (*httpapi.Router, error) {
 	if err != nil {
 		return nil, err
 	}
+	media, err := oss.New(cfg.Media)
+	if err != nil {
+		return nil, err
+	}
 	r := httpapi.NewRouter()
+	r.Scope(scope...)
 	p.Routes(r)
+	videos.NewService(videos.NewStore(db), media, cfg.Videos).Register(r, cfg.Verifier)
 	return r, nil
 }
 

@@ -17,6 +17,7 @@ func setEnv(t *testing.T) {
 	}
 	for k, v := range map[string]string{
 		"OTS_ENDPOINT": "http://127.0.0.1:9", "OTS_INSTANCE": "vodfc",
+		"OSS_ENDPOINT": "http://127.0.0.1:9", "OSS_REGION": "cn-hangzhou", "MEDIA_BUCKET": "media",
 		"JWT_VERIFY_KEYS": vk, "JWT_ISSUER": "https://vodfc.test", "JWT_AUDIENCE": "vodfc-api", "PROFILE_CACHE_TTL": "",
 	} {
 		t.Setenv(k, v)

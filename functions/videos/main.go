@@ -1,27 +1,43 @@
-// Command videos is the videos function: creating videos with their upload plans (one
-// presigned PUT, or a resumable multipart upload), reading, editing, deleting and listing
-// them. See shared/videos.
+// Command videos is the videos function. It owns /api/v1/videos and everything below it, and
+// /api/v1/me/videos: creating videos with their upload plans (one presigned PUT, or a resumable
+// multipart upload), reading, editing, deleting and listing them (shared/videos).
+//
+// FC custom domains route by path prefix only, so this function also serves the routes other
+// features hang under a video: playing it (shared/playback), likes, comments and view
+// heartbeats (shared/engagement), and danmaku (shared/danmaku). Each feature lives in its own
+// package and is registered whole; the router's Scope keeps the routes s.yaml sends here.
 package main
 
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 
 	"vodfc.dev/vodfc/auth"
+	"vodfc.dev/vodfc/danmaku"
+	"vodfc.dev/vodfc/engagement"
 	"vodfc.dev/vodfc/httpapi"
 	"vodfc.dev/vodfc/oss"
+	"vodfc.dev/vodfc/playback"
+	"vodfc.dev/vodfc/redis"
 	"vodfc.dev/vodfc/runtime"
 	"vodfc.dev/vodfc/tablestore"
 	"vodfc.dev/vodfc/videos"
 )
 
+// scope is what s.yaml's domain routes to this function.
+var scope = []string{"/api/v1/videos", "/api/v1/videos/*", "/api/v1/me/videos"}
+
 // config is everything the function reads from its environment.
 type config struct {
 	tables      tablestore.Config
 	media       oss.Config
+	redis       redis.Config
 	videos      videos.Config
+	playback    playback.Env
+	danmaku     danmaku.Config
 	verifier    *auth.Verifier
 	corsOrigins []string
 }
@@ -36,7 +52,16 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if c.media, err = oss.ConfigFromEnv(); err != nil {
 		errs = append(errs, err)
 	}
+	if c.redis, err = redis.ConfigFromEnv(); err != nil {
+		errs = append(errs, err)
+	}
 	if c.videos, err = videos.ConfigFromEnv(getenv); err != nil {
+		errs = append(errs, err)
+	}
+	if c.playback, err = playback.LoadEnv(getenv); err != nil {
+		errs = append(errs, err)
+	}
+	if c.danmaku, err = danmaku.ConfigFromEnv(getenv); err != nil {
 		errs = append(errs, err)
 	}
 	if c.verifier, err = auth.LoadVerifier(getenv); err != nil {
@@ -56,12 +81,31 @@ func splitList(s string) []string {
 	return out
 }
 
-// newRouter wires the feature into the HTTP API.
-func newRouter(c config, db *tablestore.Client, media *oss.Store) *httpapi.Router {
+// newRouter wires the features into the HTTP API.
+func newRouter(c config, db *tablestore.Client, media *oss.Store, rdb *redis.Client) (*httpapi.Router, error) {
+	eng, err := engagement.New(engagement.Config{Tablestore: c.tables, Redis: rdb, Log: slog.Default()})
+	if err != nil {
+		return nil, err
+	}
+	c.danmaku.Engagement, c.danmaku.Log = eng, slog.Default()
+	dm, err := danmaku.New(c.danmaku)
+	if err != nil {
+		return nil, err
+	}
+	store := videos.NewStore(db)
+	play, err := c.playback.Service(store, media)
+	if err != nil {
+		return nil, err
+	}
 	r := httpapi.NewRouter()
-	r.Use(httpapi.CORS(httpapi.CORSConfig{AllowedOrigins: c.corsOrigins}))
-	videos.NewService(videos.NewStore(db), media, c.videos).Register(r, c.verifier)
-	return r
+	r.Scope(scope...)
+	r.Use(httpapi.CORS(httpapi.CORSConfig{AllowedOrigins: c.corsOrigins,
+		AllowedHeaders: []string{"Authorization", "Content-Type", "Idempotency-Key"}, ExposedHeaders: []string{"ETag"}}))
+	videos.NewService(store, media, c.videos).Register(r, c.verifier)
+	play.Register(r, c.verifier)
+	eng.Register(r, c.verifier)
+	dm.Register(r, c.verifier)
+	return r, nil
 }
 
 func main() {
@@ -80,5 +124,10 @@ func main() {
 		fmt.Fprintf(os.Stderr, "videos: %v\n", err)
 		os.Exit(1)
 	}
-	runtime.HTTP(newRouter(c, db, media))
+	r, err := newRouter(c, db, media, redis.New(c.redis))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "videos: %v\n", err)
+		os.Exit(1)
+	}
+	runtime.HTTP(r)
 }

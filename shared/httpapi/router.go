@@ -26,6 +26,7 @@ func (r Route) String() string { return r.Method + " " + r.Path }
 // The Router owns the "/" pattern (its catch-all); register and Use before serving.
 type Router struct {
 	mux     *http.ServeMux
+	scope   []string // paths this router serves (see Scope); nil serves every route
 	routes  []Route
 	methods []string // every method some route uses, for computing Allow
 	use     []Middleware
@@ -57,13 +58,45 @@ func (rt *Router) build() {
 	rt.handler = Logger(Recover(h))
 }
 
+// Scope limits the router to the routes whose paths the platform sends to this function, in
+// the syntax of FC custom-domain routes: "/api/v1/me" is that path exactly, "/api/v1/videos/*"
+// everything below it. FC routes a custom domain by path prefix only, so one function must
+// serve every route under a prefix it owns even when another feature wrote the handler: a
+// function registers whole features and Scope keeps the routes that are its own, the same
+// ones s.yaml routes to it and docs/openapi.yaml names it for (tests check all three). Call it
+// before registering routes.
+func (rt *Router) Scope(paths ...string) {
+	rt.scope = append(rt.scope, paths...)
+}
+
+// inScope reports whether path is one the router serves.
+func (rt *Router) inScope(path string) bool {
+	if rt.scope == nil {
+		return true
+	}
+	for _, p := range rt.scope {
+		if prefix, ok := strings.CutSuffix(p, "*"); ok {
+			if strings.HasPrefix(path, prefix) {
+				return true
+			}
+		} else if path == p {
+			return true
+		}
+	}
+	return false
+}
+
 // Handle registers h for pattern, which must name a method and a path ("GET /x/{id}"); mw wrap
-// h for this route only, the first outermost. A malformed or conflicting pattern panics, as
-// with ServeMux: it is a programming error found at start-up.
+// h for this route only, the first outermost. A route outside the router's Scope is left out.
+// A malformed or conflicting pattern panics, as with ServeMux: it is a programming error found
+// at start-up.
 func (rt *Router) Handle(pattern string, h http.Handler, mw ...Middleware) {
 	route, err := parseRoute(pattern)
 	if err != nil {
 		panic(err)
+	}
+	if !rt.inScope(route.Path) {
+		return
 	}
 	for i := len(mw) - 1; i >= 0; i-- {
 		h = mw[i](h)

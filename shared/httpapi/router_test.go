@@ -160,3 +160,26 @@ func TestLoggerStandalone(t *testing.T) {
 		t.Errorf("access log %v", l)
 	}
 }
+
+func TestScopeKeepsOnlyTheRoutesAFunctionIsRoutedTo(t *testing.T) {
+	rt := NewRouter()
+	rt.Scope("/api/v1/videos", "/api/v1/videos/*", "/api/v1/me/videos")
+	ok := func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }
+	for _, p := range []string{"POST /api/v1/videos", "GET /api/v1/videos/{id}", "PUT /api/v1/videos/{id}/like",
+		"GET /api/v1/me/videos", "GET /api/v1/me/likes", "GET /api/v1/me", "GET /api/v1/videosx", "DELETE /api/v1/comments/{cid}"} {
+		rt.HandleFunc(p, ok)
+	}
+	var got []string
+	for _, r := range rt.Routes() {
+		got = append(got, r.String())
+	}
+	want := []string{"POST /api/v1/videos", "GET /api/v1/videos/{id}", "PUT /api/v1/videos/{id}/like", "GET /api/v1/me/videos"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("routes %v, want %v", got, want)
+	}
+	rec := httptest.NewRecorder()
+	rt.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/me/likes", nil))
+	if rec.Code != 404 {
+		t.Fatalf("a route out of scope answered %d", rec.Code)
+	}
+}

@@ -17,12 +17,13 @@ import (
 	"vodfc.dev/vodfc/httpapi"
 )
 
-// Register adds the playback routes to r under cfg.Path. verify proves access tokens on the
-// play route; the playlists are authorised by their playback token alone, because players
-// cannot send Authorization headers.
+// Register adds the playback routes to r: the play route under /api/v1/videos/ (served by the
+// function owning that prefix) and the playlists under cfg.Path. verify proves access tokens
+// on the play route; the playlists are authorised by their playback token alone, because
+// players cannot send Authorization headers.
 func (s *Service) Register(r *httpapi.Router, verify httpapi.TokenVerifier) {
 	p := s.cfg.Path
-	r.HandleFunc("GET "+p+"/{id}", s.handlePlay, httpapi.OptionalAuth(verify))
+	r.HandleFunc("GET /api/v1/videos/{id}/play", s.handlePlay, httpapi.OptionalAuth(verify))
 	r.HandleFunc("GET "+p+"/{id}/master.m3u8", s.handleMaster)
 	r.HandleFunc("GET "+p+"/{id}/storyboard.vtt", s.handleStoryboard, httpapi.OptionalAuth(verify))
 	r.HandleFunc("GET "+p+"/{id}/{variant}", s.handleVariant)

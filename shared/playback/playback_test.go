@@ -188,7 +188,7 @@ type playReply struct {
 
 func play(t *testing.T, id, bearer string) playReply {
 	t.Helper()
-	r := get(t, "/api/v1/play/"+id, bearer)
+	r := get(t, "/api/v1/videos/"+id+"/play", bearer)
 	if r.status != http.StatusOK {
 		t.Fatalf("play: %d %s", r.status, r.body)
 	}
@@ -333,10 +333,10 @@ func mustTokens(key []byte) *playback.Tokens {
 func TestVisibilityAndDeletionApplyToIssuedTokens(t *testing.T) {
 	owner := vodfc.NewID()
 	v := ladder(t, owner, vodfc.Private, [2]int{640, 360})
-	if r := get(t, "/api/v1/play/"+v.ID, ""); r.status != http.StatusNotFound {
+	if r := get(t, "/api/v1/videos/"+v.ID+"/play", ""); r.status != http.StatusNotFound {
 		t.Fatalf("anonymous plays a private video: %d", r.status)
 	}
-	if r := get(t, "/api/v1/play/"+v.ID, as(vodfc.NewID(), vodfc.TierMember)); r.status != http.StatusNotFound {
+	if r := get(t, "/api/v1/videos/"+v.ID+"/play", as(vodfc.NewID(), vodfc.TierMember)); r.status != http.StatusNotFound {
 		t.Fatalf("a stranger plays a private video: %d", r.status)
 	}
 	p := play(t, v.ID, as(owner, vodfc.TierFree))
@@ -362,7 +362,7 @@ func TestVisibilityAndDeletionApplyToIssuedTokens(t *testing.T) {
 	if r := get(t, p.MasterURL, ""); r.status != http.StatusNotFound {
 		t.Fatalf("a deleted video's master: %d", r.status)
 	}
-	if r := get(t, "/api/v1/play/"+v.ID, as(owner, vodfc.TierFree)); r.status != http.StatusNotFound {
+	if r := get(t, "/api/v1/videos/"+v.ID+"/play", as(owner, vodfc.TierFree)); r.status != http.StatusNotFound {
 		t.Fatalf("the owner plays a deleted video: %d", r.status)
 	}
 }
@@ -379,7 +379,7 @@ func TestArchivedRenditionsAreLeftOutOfTheMaster(t *testing.T) {
 	local.Register(r, verifier{})
 	srv := httptest.NewServer(r)
 	defer srv.Close()
-	resp := get(t, srv.URL+"/api/v1/play/"+v.ID, as(vodfc.NewID(), vodfc.TierMember))
+	resp := get(t, srv.URL+"/api/v1/videos/"+v.ID+"/play", as(vodfc.NewID(), vodfc.TierMember))
 	var p playReply
 	json.Unmarshal(resp.body, &p)
 	if names(p.Renditions) != "480p,360p" || names(p.Unavailable) != "1080p,720p" {
@@ -420,13 +420,13 @@ func TestUnreadyAndUnknownVideos(t *testing.T) {
 	if err := store.Insert(context.Background(), v); err != nil {
 		t.Fatal(err)
 	}
-	if r := get(t, "/api/v1/play/"+v.ID, as(owner, vodfc.TierFree)); r.status != http.StatusConflict || r.code() != "video_not_ready" {
+	if r := get(t, "/api/v1/videos/"+v.ID+"/play", as(owner, vodfc.TierFree)); r.status != http.StatusConflict || r.code() != "video_not_ready" {
 		t.Fatalf("owner plays an unready video: %d %s", r.status, r.body)
 	}
-	if r := get(t, "/api/v1/play/"+v.ID, ""); r.status != http.StatusNotFound {
+	if r := get(t, "/api/v1/videos/"+v.ID+"/play", ""); r.status != http.StatusNotFound {
 		t.Fatalf("anonymous plays an unready video: %d", r.status)
 	}
-	if r := get(t, "/api/v1/play/"+vodfc.NewID(), ""); r.status != http.StatusNotFound || r.code() != "video_not_found" {
+	if r := get(t, "/api/v1/videos/"+vodfc.NewID()+"/play", ""); r.status != http.StatusNotFound || r.code() != "video_not_found" {
 		t.Fatalf("unknown video: %d %s", r.status, r.body)
 	}
 }
@@ -437,7 +437,7 @@ func TestPublicURLOverridesTheRequestHost(t *testing.T) {
 	if !strings.HasPrefix(p.MasterURL, api.URL+"/api/v1/play/"+v.ID+"/master.m3u8?token=") {
 		t.Fatalf("master_url %s", p.MasterURL)
 	}
-	r := get(t, "/api/v1/play/"+v.ID, "", "X-Forwarded-Proto", "https")
+	r := get(t, "/api/v1/videos/"+v.ID+"/play", "", "X-Forwarded-Proto", "https")
 	if !bytes.Contains(r.body, []byte(`"master_url":"https://`)) {
 		t.Fatalf("X-Forwarded-Proto ignored: %s", r.body)
 	}
@@ -447,7 +447,7 @@ func TestPublicURLOverridesTheRequestHost(t *testing.T) {
 	playback.New(store, media, tokens, playback.OSSSigner{Store: media}, cfg).Register(rt, verifier{})
 	srv := httptest.NewServer(rt)
 	defer srv.Close()
-	if r := get(t, srv.URL+"/api/v1/play/"+v.ID, ""); !bytes.Contains(r.body, []byte(`"master_url":"https://api.example.com/api/v1/play/`)) {
+	if r := get(t, srv.URL+"/api/v1/videos/"+v.ID+"/play", ""); !bytes.Contains(r.body, []byte(`"master_url":"https://api.example.com/api/v1/play/`)) {
 		t.Fatalf("PublicURL ignored: %s", r.body)
 	}
 }

@@ -3,7 +3,6 @@ package videos
 import (
 	"log/slog"
 	"net/http"
-	"net/url"
 	"time"
 
 	"vodfc.dev/vodfc"
@@ -29,12 +28,8 @@ func (s *Service) Register(r *httpapi.Router, verify httpapi.TokenVerifier) {
 	r.HandleFunc("DELETE /api/v1/videos/{id}/upload", s.handleAbort, auth)
 	r.HandleFunc("POST /api/v1/videos/{id}/upload/parts", s.handleParts, auth)
 	r.HandleFunc("POST /api/v1/videos/{id}/upload/complete", s.handleComplete, auth, httpapi.MaxBody(1<<20))
-	r.HandleFunc("GET /api/v1/videos/{id}/play", s.handlePlay)
 	r.HandleFunc("GET /api/v1/me/videos", s.handleListMine, auth)
 	r.HandleFunc("GET /api/v1/users/{id}/videos", s.handleListUser, optional)
-	// The same list on this function's own prefix: FC custom domains route /api/v1/users/* to
-	// one function only, and the accounts work serves profiles there.
-	r.HandleFunc("GET /api/v1/videos", s.handleListByOwner, optional)
 }
 
 // View is a video as the API shows it.
@@ -95,10 +90,9 @@ func (s *Service) View(v *vodfc.Video) View {
 	for _, r := range v.Renditions {
 		out.Renditions = append(out.Renditions, RenditionView{Height: r.Height, Width: r.Width, Bandwidth: r.Bandwidth, Codecs: r.Codecs, FrameRate: r.FrameRate})
 	}
-	base := s.cfg.PlaybackPath + "/" + v.ID
-	out.PlayURL = base
+	out.PlayURL = "/api/v1/videos/" + v.ID + "/play"
 	if v.StoryboardVTT != "" {
-		out.StoryboardURL = base + "/storyboard.vtt"
+		out.StoryboardURL = s.cfg.PlaybackPath + "/" + v.ID + "/storyboard.vtt"
 	}
 	if v.CoverKey != "" {
 		if p, err := s.media.PresignGet(v.CoverKey, s.cfg.MediaURLTTL); err == nil {
@@ -239,17 +233,6 @@ func (s *Service) handleComplete(w http.ResponseWriter, r *http.Request) {
 // custom domains route by path prefix only (a trailing *), so /api/v1/videos/* reaches this
 // function and the playback function lives under its own prefix; 307 keeps the method and a
 // same-origin redirect keeps the Authorization header.
-func (s *Service) handlePlay(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	if !vodfc.ValidID(id) {
-		httpapi.WriteError(w, r, ErrNotFound())
-		return
-	}
-	u := url.URL{Path: s.cfg.PlaybackPath + "/" + id, RawQuery: r.URL.RawQuery}
-	w.Header().Set("Location", u.String())
-	w.WriteHeader(http.StatusTemporaryRedirect)
-}
-
 func (s *Service) handleListMine(w http.ResponseWriter, r *http.Request) {
 	s.list(w, r, func(after *Position, limit int) ([]*vodfc.Video, *Position, error) {
 		return s.ListMine(r.Context(), principal(r), after, limit)
@@ -259,17 +242,6 @@ func (s *Service) handleListMine(w http.ResponseWriter, r *http.Request) {
 func (s *Service) handleListUser(w http.ResponseWriter, r *http.Request) {
 	s.list(w, r, func(after *Position, limit int) ([]*vodfc.Video, *Position, error) {
 		return s.ListPublic(r.Context(), r.PathValue("id"), after, limit)
-	})
-}
-
-func (s *Service) handleListByOwner(w http.ResponseWriter, r *http.Request) {
-	owner := r.URL.Query().Get("owner")
-	if owner == "" {
-		httpapi.WriteError(w, r, vodfc.InvalidField("owner", "name the user whose videos to list: ?owner=ID"))
-		return
-	}
-	s.list(w, r, func(after *Position, limit int) ([]*vodfc.Video, *Position, error) {
-		return s.ListPublic(r.Context(), owner, after, limit)
 	})
 }
 

@@ -1,0 +1,31 @@
+package danmaku
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// ConfigFromEnv reads the posting rules a deployment may tune: DANMAKU_COOLDOWN (a duration,
+// default 5s) and DANMAKU_DAILY_QUOTA (per user per day, default 300). The caller adds the
+// engagement service and the logger.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	var c Config
+	var errs []error
+	if v := getenv("DANMAKU_COOLDOWN"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("DANMAKU_COOLDOWN=%q: want a positive duration such as 5s", v))
+		}
+		c.Cooldown = d
+	}
+	if v := getenv("DANMAKU_DAILY_QUOTA"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			errs = append(errs, fmt.Errorf("DANMAKU_DAILY_QUOTA=%q: want a positive number of danmaku per user per day", v))
+		}
+		c.DailyQuota = n
+	}
+	return c, errors.Join(errs...)
+}
