@@ -64,7 +64,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "cleanup:", err)
 		os.Exit(1)
 	}
-	c, err := cleanup.New(cleanup.Config{DB: db, Media: media, Rules: cfg.rules, Budget: cfg.budget, Log: slog.Default()})
+	c, err := cleanup.New(cleanup.Config{DB: db, Media: media, Rules: cfg.rules, Budget: cfg.budget})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "cleanup:", err)
 		os.Exit(1)

@@ -7,7 +7,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"strings"
 
@@ -66,7 +65,7 @@ func newRouter(c config, db *tablestore.Client, media *oss.Store) (*httpapi.Rout
 	}
 	// Playlists leave out archived renditions until they are restored (the play route, in
 	// the videos function, starts the restores). Restores are never started from here.
-	svc.SetAvailability(tiering.NewCold(db, media, tiering.DefaultPolicy().RestoreDays, slog.Default()).Availability)
+	svc.SetAvailability(tiering.NewCold(db, media, tiering.DefaultPolicy().RestoreDays, nil).Availability)
 	r := httpapi.NewRouter()
 	r.Scope(scope...)
 	r.Use(httpapi.CORS(httpapi.CORSConfig{AllowedOrigins: c.corsOrigins}))

@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -103,7 +102,7 @@ func main() {
 		os.Exit(1)
 	}
 	runner, err := tiering.New(tiering.Config{DB: db, Media: media, Policy: cfg.policy, Concurrency: cfg.concurrency,
-		Budget: cfg.budget, ReportZone: cfg.zone, Log: slog.Default()})
+		Budget: cfg.budget, ReportZone: cfg.zone})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "tiering:", err)
 		os.Exit(1)

@@ -103,7 +103,7 @@ func newRouter(c config, db *tablestore.Client, media *oss.Store, rdb *redis.Cli
 		return nil, err
 	}
 	// Archived renditions are left out until restored; asking to play restores them.
-	cold := tiering.NewCold(db, media, c.tiering.RestoreDays, slog.Default())
+	cold := tiering.NewCold(db, media, c.tiering.RestoreDays, nil)
 	play.SetAvailability(cold.Availability)
 	play.SetRestore(cold.Restore)
 	r := httpapi.NewRouter()

@@ -77,14 +77,23 @@ type Config struct {
 	// Budget bounds one run (CLEANUP_BUDGET, 240s); the sweeps stop between batches when it
 	// is spent and continue on the next run.
 	Budget time.Duration
-	Log    *slog.Logger
+	// Log receives the rules' lines; nil means slog.Default at the time of logging.
+	Log *slog.Logger
 }
 
 // Cleaner runs the rules.
 type Cleaner struct {
 	cfg    Config
 	videos *videos.Store
-	log    *slog.Logger
+}
+
+// log is the configured logger, or slog's default at the time of logging: a function's
+// runtime installs its handler after main has built the cleaner.
+func (c *Cleaner) log() *slog.Logger {
+	if c.cfg.Log != nil {
+		return c.cfg.Log
+	}
+	return slog.Default()
 }
 
 // New returns a cleaner.
@@ -95,10 +104,7 @@ func New(cfg Config) (*Cleaner, error) {
 	if cfg.Budget <= 0 {
 		cfg.Budget = 240 * time.Second
 	}
-	if cfg.Log == nil {
-		cfg.Log = slog.Default()
-	}
-	return &Cleaner{cfg: cfg, videos: videos.NewStore(cfg.DB), log: cfg.Log}, nil
+	return &Cleaner{cfg: cfg, videos: videos.NewStore(cfg.DB)}, nil
 }
 
 // Report is what one run did, rule by rule.
@@ -135,7 +141,7 @@ func (c *Cleaner) Run(ctx context.Context, now time.Time) (*Report, error) {
 	var errs []error
 	rule := func(name string, fn func() error) {
 		if err := fn(); err != nil {
-			c.log.ErrorContext(ctx, "cleanup: rule failed", "rule", name, "err", err)
+			c.log().ErrorContext(ctx, "cleanup: rule failed", "rule", name, "err", err)
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
 		}
 	}
@@ -144,9 +150,9 @@ func (c *Cleaner) Run(ctx context.Context, now time.Time) (*Report, error) {
 	rule("uploads sweep", func() error { return c.sweep(ctx, now, vodfc.UploadsPrefix, deadline, &rep.Uploads) })
 	rule("media sweep", func() error { return c.sweep(ctx, now, vodfc.MediaPrefix, deadline, &rep.Media) })
 	rule("unverified accounts", func() error {
-		n, err := accounts.DeleteUnverified(ctx, c.cfg.DB, now.Add(-c.cfg.Rules.UnverifiedMaxAge), c.log)
+		n, err := accounts.DeleteUnverified(ctx, c.cfg.DB, now.Add(-c.cfg.Rules.UnverifiedMaxAge), c.log())
 		rep.UnverifiedAccounts = n
-		c.log.InfoContext(ctx, "cleanup: unverified accounts removed", "accounts", n, "older_than", c.cfg.Rules.UnverifiedMaxAge.String())
+		c.log().InfoContext(ctx, "cleanup: unverified accounts removed", "accounts", n, "older_than", c.cfg.Rules.UnverifiedMaxAge.String())
 		return err
 	})
 	return rep, errors.Join(errs...)
@@ -173,9 +179,9 @@ func (c *Cleaner) abortStaleUploads(ctx context.Context, now time.Time, rep *Rep
 			continue
 		}
 		rep.AbortedUploads++
-		c.log.InfoContext(ctx, "cleanup: multipart upload aborted", "key", u.Key, "upload_id", u.ID, "initiated", u.Initiated)
+		c.log().InfoContext(ctx, "cleanup: multipart upload aborted", "key", u.Key, "upload_id", u.ID, "initiated", u.Initiated)
 	}
-	c.log.InfoContext(ctx, "cleanup: stale multipart uploads aborted", "uploads", rep.AbortedUploads, "older_than", c.cfg.Rules.MultipartMaxAge.String())
+	c.log().InfoContext(ctx, "cleanup: stale multipart uploads aborted", "uploads", rep.AbortedUploads, "older_than", c.cfg.Rules.MultipartMaxAge.String())
 	return errors.Join(errs...)
 }
 
@@ -212,14 +218,14 @@ func (c *Cleaner) expireUploads(ctx context.Context, now time.Time, rep *Report)
 				return err
 			}
 			removed += n
-			c.log.InfoContext(ctx, "cleanup: upload expired", "video", v.ID, "waiting_since", v.UpdatedAt, "objects", n)
+			c.log().InfoContext(ctx, "cleanup: upload expired", "video", v.ID, "waiting_since", v.UpdatedAt, "objects", n)
 		}
 		if next == "" {
 			break
 		}
 		from = next
 	}
-	c.log.InfoContext(ctx, "cleanup: videos whose upload expired", "videos", rep.ExpiredVideos, "objects", removed, "older_than", c.cfg.Rules.UploadExpiry.String())
+	c.log().InfoContext(ctx, "cleanup: videos whose upload expired", "videos", rep.ExpiredVideos, "objects", removed, "older_than", c.cfg.Rules.UploadExpiry.String())
 	return nil
 }
 
@@ -294,7 +300,7 @@ func (c *Cleaner) sweep(ctx context.Context, now time.Time, prefix string, deadl
 }
 
 func (c *Cleaner) logSweep(ctx context.Context, prefix string, s *Sweep) {
-	c.log.InfoContext(ctx, "cleanup: swept", "prefix", prefix, "listed", s.Listed, "deleted_videos_objects", s.Deleted,
+	c.log().InfoContext(ctx, "cleanup: swept", "prefix", prefix, "listed", s.Listed, "deleted_videos_objects", s.Deleted,
 		"old_attempt_objects", s.OldAttempts, "orphan_objects", s.Orphans, "complete", s.Complete, "cursor", s.Cursor)
 }
 
@@ -352,7 +358,7 @@ func (c *Cleaner) sweepBatch(ctx context.Context, now time.Time, prefix string, 
 		default:
 			out.OldAttempts += len(g.keys)
 		}
-		c.log.InfoContext(ctx, "cleanup: objects removed", "prefix", prefix+g.video+"/"+g.attempt, "objects", len(g.keys), "reason", reason)
+		c.log().InfoContext(ctx, "cleanup: objects removed", "prefix", prefix+g.video+"/"+g.attempt, "objects", len(g.keys), "reason", reason)
 	}
 	return nil
 }

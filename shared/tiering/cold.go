@@ -39,17 +39,22 @@ type Cold struct {
 	db    *tablestore.Client
 	media *oss.Store
 	days  int
-	log   *slog.Logger
+	logTo *slog.Logger
 	now   func() time.Time
 }
 
-// NewCold returns the cold-storage view over tiering's records and the media bucket;
-// restored copies stay readable for restoreDays.
-func NewCold(db *tablestore.Client, media *oss.Store, restoreDays int, log *slog.Logger) *Cold {
-	if log == nil {
-		log = slog.Default()
+func (c *Cold) log() *slog.Logger {
+	if c.logTo != nil {
+		return c.logTo
 	}
-	return &Cold{db: db, media: media, days: max(restoreDays, 1), log: log, now: time.Now}
+	return slog.Default()
+}
+
+// NewCold returns the cold-storage view over tiering's records and the media bucket;
+// restored copies stay readable for restoreDays. log nil means slog.Default at the time of
+// logging.
+func NewCold(db *tablestore.Client, media *oss.Store, restoreDays int, log *slog.Logger) *Cold {
+	return &Cold{db: db, media: media, days: max(restoreDays, 1), logTo: log, now: time.Now}
 }
 
 // coldKeys reads which media keys of a video tiering has archived or is archiving.
@@ -79,7 +84,7 @@ func (c *Cold) Availability(ctx context.Context, v *vodfc.Video) ([]playback.Ava
 			o, err := c.media.Head(ctx, r.Media)
 			if err != nil {
 				// Left out rather than listed to fail in the player; the other rungs play.
-				c.log.WarnContext(ctx, "tiering: reading a cold rendition's state failed", "video", v.ID, "key", r.Media, "err", err)
+				c.log().WarnContext(ctx, "tiering: reading a cold rendition's state failed", "video", v.ID, "key", r.Media, "err", err)
 				out[i] = playback.Archived
 				return
 			}
@@ -158,7 +163,7 @@ func (c *Cold) request(ctx context.Context, video string, o oss.Object, by strin
 	if err != nil {
 		return playback.Archived, err
 	}
-	c.log.InfoContext(ctx, "tiering: restore requested", "video", video, "key", o.Key, "by", by, "days", c.days, "oss", started)
+	c.log().InfoContext(ctx, "tiering: restore requested", "video", video, "key", o.Key, "by", by, "days", c.days, "oss", started)
 	if started == oss.RestoreDone {
 		return playback.Available, nil
 	}

@@ -174,8 +174,9 @@ func (p Prices) retrievalPerDay(class string, size int64, u Usage) float64 {
 // the current class costs beyond it (retrieval) outweighs what the target class costs
 // meanwhile; the verdict carries both sides so the decision can be logged and recorded.
 func (p Prices) Judge(from, to string, size int64, since, now time.Time, horizon time.Duration, u Usage) Verdict {
-	rem := MinDuration(from) - now.Sub(since)
-	if rem <= 0 {
+	least := MinDuration(from)
+	rem := least - now.Sub(since)
+	if least == 0 || rem <= 0 {
 		return Verdict{Move: true}
 	}
 	forecast := float64(min(rem, horizon)) / float64(Day)

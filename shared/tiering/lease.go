@@ -75,6 +75,6 @@ func (r *Runner) release(ctx context.Context, run string) {
 	_, err := r.cfg.DB.Update(ctx, tablestore.TieringRuns.Name, runKey(), tablestore.Change{Set: tablestore.Cols{colLeaseUntil: int64(0)}},
 		tablestore.IfExists().Where(tablestore.Eq(colLeaseOwner, run)))
 	if err != nil && !tablestore.IsConditionFailed(err) {
-		r.log.WarnContext(ctx, "tiering: releasing the lease failed; it expires by itself", "run", run, "err", err)
+		r.log().WarnContext(ctx, "tiering: releasing the lease failed; it expires by itself", "run", run, "err", err)
 	}
 }

@@ -172,7 +172,7 @@ func (r *Runner) Report(ctx context.Context, now time.Time, run *RunResult) (*Re
 	if err := r.cfg.Media.Put(ctx, key, bytes.NewReader(b), oss.PutOptions{ContentType: "application/json"}); err != nil {
 		return nil, err
 	}
-	r.log.InfoContext(ctx, "tiering: storage report written", "key", key, "objects", rep.Total.Objects, "bytes", rep.Total.Bytes,
+	r.log().InfoContext(ctx, "tiering: storage report written", "key", key, "objects", rep.Total.Objects, "bytes", rep.Total.Bytes,
 		"monthly_cost", rep.MonthlyCost, "all_standard_monthly_cost", rep.AllStandardMonthlyCost, "saving_ratio", rep.SavingRatio,
 		"early_move_charges", rep.EarlyMoveCharges.ThisRun, "restores_in_progress", rep.Restores.InProgress)
 	return rep, nil

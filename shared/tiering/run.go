@@ -31,7 +31,8 @@ type Config struct {
 	Budget time.Duration
 	// ReportZone names the day of a report (TIERING_REPORT_TZ, Asia/Shanghai: the timer's).
 	ReportZone *time.Location
-	Log        *slog.Logger
+	// Log receives the runner's lines; nil means slog.Default at the time of logging.
+	Log *slog.Logger
 }
 
 // Runner is the tiering timer's work: it walks the library from its cursor, plans every
@@ -40,7 +41,15 @@ type Runner struct {
 	cfg    Config
 	videos *videos.Store
 	cold   *Cold
-	log    *slog.Logger
+}
+
+// log is the configured logger, or slog's default at the time of logging: a function's
+// runtime installs its handler after main has built the runner.
+func (r *Runner) log() *slog.Logger {
+	if r.cfg.Log != nil {
+		return r.cfg.Log
+	}
+	return slog.Default()
 }
 
 // New returns a runner.
@@ -63,10 +72,7 @@ func New(cfg Config) (*Runner, error) {
 	if cfg.ReportZone == nil {
 		cfg.ReportZone = time.UTC
 	}
-	if cfg.Log == nil {
-		cfg.Log = slog.Default()
-	}
-	return &Runner{cfg: cfg, videos: videos.NewStore(cfg.DB), log: cfg.Log,
+	return &Runner{cfg: cfg, videos: videos.NewStore(cfg.DB),
 		cold: NewCold(cfg.DB, cfg.Media, cfg.Policy.RestoreDays, cfg.Log)}, nil
 }
 
@@ -147,13 +153,13 @@ func (r *Runner) Run(ctx context.Context, now time.Time, opt RunOptions) (*RunRe
 		}
 		if !ok {
 			res.Skipped = fmt.Sprintf("run %s holds the lease until %s", st.owner, time.UnixMilli(st.until).UTC().Format(time.RFC3339))
-			r.log.InfoContext(ctx, "tiering: another run is under way; nothing to do", "run", opt.RunID, "holder", st.owner)
+			r.log().InfoContext(ctx, "tiering: another run is under way; nothing to do", "run", opt.RunID, "holder", st.owner)
 			return res, nil
 		}
 		defer r.release(context.WithoutCancel(ctx), opt.RunID)
 		cursor = st.cursor
 	}
-	r.log.InfoContext(ctx, "tiering: run started", "run", opt.RunID, "now", now, "dry_run", opt.DryRun, "cursor", cursor)
+	r.log().InfoContext(ctx, "tiering: run started", "run", opt.RunID, "now", now, "dry_run", opt.DryRun, "cursor", cursor)
 	for {
 		page, next, err := r.videos.Scan(ctx, cursor, r.cfg.PageSize)
 		if err != nil {
@@ -173,12 +179,12 @@ func (r *Runner) Run(ctx context.Context, now time.Time, opt RunOptions) (*RunRe
 			break
 		}
 		if time.Since(started) > work {
-			r.log.InfoContext(ctx, "tiering: budget spent; the next run continues", "run", opt.RunID, "cursor", cursor)
+			r.log().InfoContext(ctx, "tiering: budget spent; the next run continues", "run", opt.RunID, "cursor", cursor)
 			break
 		}
 	}
 	res.Cursor = cursor
-	r.log.InfoContext(ctx, "tiering: videos visited", "run", opt.RunID, "videos", res.Videos, "objects", res.Objects,
+	r.log().InfoContext(ctx, "tiering: videos visited", "run", opt.RunID, "videos", res.Videos, "objects", res.Objects,
 		"planned", res.Planned, "moves", res.Moves, "failed", res.Failed, "settled", res.Settled, "contended", res.Contended,
 		"early_charges", res.EarlyCharges, "pass_complete", res.PassComplete, "dry_run", opt.DryRun)
 	if opt.DryRun {
@@ -219,7 +225,7 @@ func (r *Runner) visitPage(ctx context.Context, page []*vodfc.Video, now time.Ti
 		wg.Go(func() {
 			defer func() { <-sem }()
 			if err := r.visit(ctx, v, rows[v.ID], now, opt, res); err != nil {
-				r.log.ErrorContext(ctx, "tiering: visiting a video failed", "run", opt.RunID, "video", v.ID, "err", err)
+				r.log().ErrorContext(ctx, "tiering: visiting a video failed", "run", opt.RunID, "video", v.ID, "err", err)
 				res.add(func(r *RunResult) { r.Failed++ })
 			}
 		})
@@ -296,7 +302,7 @@ func (r *Runner) visit(ctx context.Context, v *vodfc.Video, row tierRow, now tim
 		}
 		for _, m := range p.Moves {
 			if o, ok := byKey[m.Key]; ok && o.Class == m.To && !o.Since.Before(time.UnixMilli(p.At).Truncate(time.Second)) {
-				addHistory(history, m.Key, Record{At: time.UnixMilli(p.At).UTC(), Run: p.Run, From: m.From, To: m.To, Reason: m.Reason, Verdict: m.Verdict})
+				addHistory(history, m.Key, Record{At: time.UnixMilli(p.At).UTC(), Run: p.Run, From: m.From, To: m.To, Size: m.Size, Reason: m.Reason, Verdict: m.Verdict})
 				charges += m.Verdict.EarlyCharge
 				settled++
 				r.logStep(ctx, "tiering: interrupted move found made", p.Run, m)
@@ -333,14 +339,14 @@ func (r *Runner) visit(ctx context.Context, v *vodfc.Video, row tierRow, now tim
 	for _, m := range moves {
 		if err := r.cfg.Media.SetClass(ctx, m.Key, m.To); err != nil {
 			failed++
-			r.log.ErrorContext(ctx, "tiering: move failed", "run", opt.RunID, "video", v.ID, "key", m.Key, "from", m.From, "to", m.To, "err", err)
+			r.log().ErrorContext(ctx, "tiering: move failed", "run", opt.RunID, "video", v.ID, "key", m.Key, "from", m.From, "to", m.To, "err", err)
 			continue
 		}
 		moved++
 		o := byKey[m.Key]
 		o.Class = m.To
 		byKey[m.Key] = o
-		addHistory(history, m.Key, Record{At: now.UTC(), Run: opt.RunID, From: m.From, To: m.To, Reason: m.Reason, Verdict: m.Verdict})
+		addHistory(history, m.Key, Record{At: now.UTC(), Run: opt.RunID, From: m.From, To: m.To, Size: m.Size, Reason: m.Reason, Verdict: m.Verdict})
 		charges += m.Verdict.EarlyCharge
 		early += m.Verdict.EarlyCharge
 		if Archived(m.From) {
@@ -359,7 +365,7 @@ func (r *Runner) visit(ctx context.Context, v *vodfc.Video, row tierRow, now tim
 			o := byKey[s.Key]
 			if _, err := r.cold.request(ctx, v.ID, oss.Object{Key: o.Key, Size: o.Size, Class: o.Class, LastModified: o.Since, Restore: o.Restore}, ByTiering); err != nil {
 				failed++
-				r.log.ErrorContext(ctx, "tiering: restore request failed", "run", opt.RunID, "video", v.ID, "key", s.Key, "err", err)
+				r.log().ErrorContext(ctx, "tiering: restore request failed", "run", opt.RunID, "video", v.ID, "key", s.Key, "err", err)
 				continue
 			}
 			restores++
@@ -377,7 +383,7 @@ func (r *Runner) visit(ctx context.Context, v *vodfc.Video, row tierRow, now tim
 	}
 	for _, k := range leftArchive {
 		if err := r.cfg.DB.Delete(ctx, tablestore.MediaRestores.Name, tablestore.K("video_id", v.ID, "object_key", k), tablestore.Always); err != nil {
-			r.log.WarnContext(ctx, "tiering: removing a restore record failed", "video", v.ID, "key", k, "err", err)
+			r.log().WarnContext(ctx, "tiering: removing a restore record failed", "video", v.ID, "key", k, "err", err)
 		}
 	}
 	res.add(func(res *RunResult) {
@@ -410,7 +416,7 @@ func sorted(s []string) []string {
 }
 
 func (r *Runner) logStep(ctx context.Context, msg, run string, s Step) {
-	r.log.InfoContext(ctx, msg, "run", run, "video", s.Video, "key", s.Key, "role", s.Role, "rung", s.Rung, "size", s.Size,
+	r.log().InfoContext(ctx, msg, "run", run, "video", s.Video, "key", s.Key, "role", s.Role, "rung", s.Rung, "size", s.Size,
 		"from", s.From, "to", s.To, "action", s.Action, "reason", s.Reason,
 		"remaining_min_duration", s.Verdict.Remaining.String(), "early_charge", s.Verdict.EarlyCharge, "saving", s.Verdict.Saving)
 }

@@ -28,6 +28,7 @@ type Record struct {
 	Run     string    `json:"run"`
 	From    string    `json:"from"`
 	To      string    `json:"to"`
+	Size    int64     `json:"size"`
 	Reason  string    `json:"reason"`
 	Verdict Verdict   `json:"verdict"`
 }
