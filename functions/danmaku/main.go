@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 
 	"vodfc.dev/vodfc/auth"
 	"vodfc.dev/vodfc/danmaku"
@@ -39,11 +38,7 @@ func loadConfig() (config, error) {
 	if c.Verifier, err = auth.LoadVerifier(os.Getenv); err != nil {
 		return c, err
 	}
-	for _, p := range strings.Split(os.Getenv("CORS_ORIGINS"), ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			c.CORSOrigins = append(c.CORSOrigins, p)
-		}
-	}
+	c.CORSOrigins = httpapi.OriginsFromEnv(os.Getenv)
 	if c.Danmaku, err = danmaku.ConfigFromEnv(os.Getenv); err != nil {
 		return c, err
 	}

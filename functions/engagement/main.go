@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 
 	"vodfc.dev/vodfc/auth"
 	"vodfc.dev/vodfc/engagement"
@@ -36,18 +35,8 @@ func loadConfig() (config, error) {
 	if c.Verifier, err = auth.LoadVerifier(os.Getenv); err != nil {
 		return c, err
 	}
-	c.CORSOrigins = splitList(os.Getenv("CORS_ORIGINS"))
+	c.CORSOrigins = httpapi.OriginsFromEnv(os.Getenv)
 	return c, nil
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 func main() {

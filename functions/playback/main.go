@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 
 	"vodfc.dev/vodfc/auth"
 	"vodfc.dev/vodfc/httpapi"
@@ -49,11 +48,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if c.playback, err = playback.LoadEnv(getenv); err != nil {
 		errs = append(errs, err)
 	}
-	for _, p := range strings.Split(getenv("CORS_ORIGINS"), ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			c.corsOrigins = append(c.corsOrigins, p)
-		}
-	}
+	c.corsOrigins = httpapi.OriginsFromEnv(getenv)
 	return c, errors.Join(errs...)
 }
 

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 
 	"vodfc.dev/vodfc/auth"
 	"vodfc.dev/vodfc/danmaku"
@@ -72,18 +71,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if c.verifier, err = auth.LoadVerifier(getenv); err != nil {
 		errs = append(errs, err)
 	}
-	c.corsOrigins = splitList(getenv("CORS_ORIGINS"))
+	c.corsOrigins = httpapi.OriginsFromEnv(getenv)
 	return c, errors.Join(errs...)
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }
 
 // newRouter wires the features into the HTTP API.

@@ -56,3 +56,14 @@ func TestCORS(t *testing.T) {
 		t.Errorf("wildcard preflight (credentials must stay off): %v", w.Header())
 	}
 }
+
+func TestOriginsFromEnv(t *testing.T) {
+	env := map[string]string{"CORS_ORIGINS": " https://a.example , ,* "}
+	got := OriginsFromEnv(func(k string) string { return env[k] })
+	if len(got) != 2 || got[0] != "https://a.example" || got[1] != "*" {
+		t.Fatalf("got %q", got)
+	}
+	if got := OriginsFromEnv(func(string) string { return "" }); got != nil {
+		t.Fatalf("unset: %q", got)
+	}
+}

@@ -235,3 +235,15 @@ func CORS(cfg CORSConfig) Middleware {
 		})
 	}
 }
+
+// OriginsFromEnv reads CORS_ORIGINS, a comma-separated list of origins ("*" for any), the one
+// name every HTTP function's s.yaml entry uses.
+func OriginsFromEnv(getenv func(string) string) []string {
+	var out []string
+	for _, p := range strings.Split(getenv("CORS_ORIGINS"), ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
