@@ -15,6 +15,7 @@ import (
 	"vodfc.dev/vodfc/playback"
 	"vodfc.dev/vodfc/runtime"
 	"vodfc.dev/vodfc/tablestore"
+	"vodfc.dev/vodfc/tiering"
 	"vodfc.dev/vodfc/videos"
 )
 
@@ -57,6 +58,9 @@ func newRouter(c config, db *tablestore.Client, media *oss.Store) (*httpapi.Rout
 	if err != nil {
 		return nil, err
 	}
+	// Playlists leave out archived renditions until they are restored (the play route, in
+	// the videos function, starts the restores). Restores are never started from here.
+	svc.SetAvailability(tiering.NewCold(db, media, tiering.DefaultPolicy().RestoreDays, nil).Availability)
 	r := httpapi.NewRouter()
 	r.Scope(scope...)
 	r.Use(httpapi.CORS(httpapi.CORSConfig{AllowedOrigins: c.corsOrigins}))

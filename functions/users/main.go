@@ -1,6 +1,7 @@
 // Command users is the users function: the caller's own account (GET and PATCH /api/v1/me),
 // public profiles (GET /api/v1/users/{id}) and the admin's tier switch
-// (PUT /api/v1/admin/users/{id}/tier), from shared/accounts. FC routes /api/v1/users/* here, so
+// (PUT /api/v1/admin/users/{id}/tier), from shared/accounts, and the admin's storage report
+// (GET /api/v1/admin/storage/report, shared/tiering). FC routes /api/v1/users/* here, so
 // it also serves a user's public videos (GET /api/v1/users/{id}/videos, shared/videos). It
 // verifies access tokens with public keys only.
 package main
@@ -17,11 +18,12 @@ import (
 	"vodfc.dev/vodfc/oss"
 	"vodfc.dev/vodfc/runtime"
 	"vodfc.dev/vodfc/tablestore"
+	"vodfc.dev/vodfc/tiering"
 	"vodfc.dev/vodfc/videos"
 )
 
 // scope is what s.yaml's domain routes to this function.
-var scope = []string{"/api/v1/me", "/api/v1/users/*", "/api/v1/admin/users/*"}
+var scope = []string{"/api/v1/me", "/api/v1/users/*", "/api/v1/admin/users/*", "/api/v1/admin/storage/*"}
 
 // Config is the users function's configuration, all of it from the environment.
 type Config struct {
@@ -81,6 +83,9 @@ func newHandler(cfg Config) (*httpapi.Router, error) {
 	r.Scope(scope...)
 	p.Routes(r)
 	videos.NewService(videos.NewStore(db), media, cfg.Videos).Register(r, cfg.Verifier)
+	// The nightly storage report (shared/tiering) is read from the media bucket, which this
+	// function already reaches; FC routes /api/v1/admin/storage/* here.
+	tiering.NewReports(media).Register(r, cfg.Verifier)
 	return r, nil
 }
 

@@ -23,6 +23,7 @@ import (
 	"vodfc.dev/vodfc/redis"
 	"vodfc.dev/vodfc/runtime"
 	"vodfc.dev/vodfc/tablestore"
+	"vodfc.dev/vodfc/tiering"
 	"vodfc.dev/vodfc/videos"
 )
 
@@ -37,6 +38,7 @@ type config struct {
 	videos      videos.Config
 	playback    playback.Env
 	danmaku     danmaku.Config
+	tiering     tiering.Policy // TIERING_RESTORE_DAYS: how long a restore for a viewer lasts
 	verifier    *auth.Verifier
 	corsOrigins []string
 }
@@ -63,6 +65,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if c.danmaku, err = danmaku.ConfigFromEnv(getenv); err != nil {
 		errs = append(errs, err)
 	}
+	if c.tiering, err = tiering.PolicyFromEnv(getenv); err != nil {
+		errs = append(errs, err)
+	}
 	if c.verifier, err = auth.LoadVerifier(getenv); err != nil {
 		errs = append(errs, err)
 	}
@@ -86,6 +91,10 @@ func newRouter(c config, db *tablestore.Client, media *oss.Store, rdb *redis.Cli
 	if err != nil {
 		return nil, err
 	}
+	// Archived renditions are left out until restored; asking to play restores them.
+	cold := tiering.NewCold(db, media, c.tiering.RestoreDays, nil)
+	play.SetAvailability(cold.Availability)
+	play.SetRestore(cold.Restore)
 	r := httpapi.NewRouter()
 	r.Scope(scope...)
 	r.Use(httpapi.CORS(httpapi.CORSConfig{AllowedOrigins: c.corsOrigins,

@@ -182,6 +182,21 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	return err
 }
 
+// DeleteKeys removes the objects at keys (missing ones are no error), 1000 per request.
+func (s *Store) DeleteKeys(ctx context.Context, keys []string) error {
+	b, _, err := s.clients()
+	if err != nil {
+		return err
+	}
+	for start := 0; start < len(keys); start += 1000 {
+		batch := keys[start:min(start+1000, len(keys))]
+		if _, err := b.DeleteObjects(batch, sdk.DeleteObjectsQuiet(true), ctxOpt(ctx)); err != nil {
+			return wrapErr("DeleteObjects", batch[0], err)
+		}
+	}
+	return nil
+}
+
 // DeletePrefix removes every object under prefix and returns how many it removed.
 func (s *Store) DeletePrefix(ctx context.Context, prefix string) (int, error) {
 	if prefix == "" || !strings.HasSuffix(prefix, "/") {
@@ -220,6 +235,12 @@ func (s *Store) DeletePrefix(ctx context.Context, prefix string) (int, error) {
 
 // List calls fn for every object under prefix, in key order.
 func (s *Store) List(ctx context.Context, prefix string, fn func(Object) error) error {
+	return s.ListAfter(ctx, prefix, "", fn)
+}
+
+// ListAfter calls fn for every object under prefix whose key sorts after `after` ("" for all),
+// in key order: sweeps resume from the last key they handled.
+func (s *Store) ListAfter(ctx context.Context, prefix, after string, fn func(Object) error) error {
 	b, _, err := s.clients()
 	if err != nil {
 		return err
@@ -229,6 +250,8 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(Object) error) 
 		opts := []sdk.Option{sdk.Prefix(prefix), sdk.MaxKeys(1000), ctxOpt(ctx)}
 		if token != "" {
 			opts = append(opts, sdk.ContinuationToken(token))
+		} else if after != "" {
+			opts = append(opts, sdk.StartAfter(after))
 		}
 		res, err := b.ListObjectsV2(opts...)
 		if err != nil {

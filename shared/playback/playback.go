@@ -13,8 +13,10 @@ import (
 	"container/list"
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"path"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -50,25 +52,31 @@ func DefaultConfig() Config {
 
 // Service serves playback.
 type Service struct {
-	videos *videos.Store
-	media  *oss.Store
-	tokens *Tokens
-	signer MediaSigner
-	avail  AvailabilityFunc
-	cfg    Config
-	now    func() time.Time
-	cache  *objectCache
+	videos  *videos.Store
+	media   *oss.Store
+	tokens  *Tokens
+	signer  MediaSigner
+	avail   AvailabilityFunc
+	restore RestoreFunc
+	log     *slog.Logger
+	cfg     Config
+	now     func() time.Time
+	cache   *objectCache
 }
 
 // New returns playback over the video records, the media bucket (for the stored playlists),
 // the token key and a media URL signer.
 func New(store *videos.Store, media *oss.Store, tokens *Tokens, signer MediaSigner, cfg Config) *Service {
 	return &Service{videos: store, media: media, tokens: tokens, signer: signer, avail: AllAvailable, cfg: cfg,
-		now: time.Now, cache: newObjectCache(256, 32<<20)}
+		now: time.Now, cache: newObjectCache(256, 32<<20), log: slog.Default()}
 }
 
 // SetAvailability replaces how renditions' availability is learned (AllAvailable by default).
 func (s *Service) SetAvailability(f AvailabilityFunc) { s.avail = f }
+
+// SetRestore sets how a viewer asking to play a video gets its archived renditions restored
+// (none by default: archived renditions then stay unavailable).
+func (s *Service) SetRestore(f RestoreFunc) { s.restore = f }
 
 // Rendition is one rung as clients see it.
 type Rendition struct {
@@ -103,7 +111,10 @@ type Play struct {
 	// MembersOnly are renditions the viewer's tier does not include (an upgrade shows them).
 	MembersOnly []Rendition `json:"members_only"`
 	// Unavailable are renditions the tier includes that storage cannot serve right now.
-	Unavailable   []Rendition `json:"unavailable"`
+	Unavailable []Rendition `json:"unavailable"`
+	// Restoring are the unavailable renditions on their way back from cold storage: asking
+	// to play started their restore (or one was under way); a later request lists them.
+	Restoring     []Rendition `json:"restoring"`
 	StoryboardURL string      `json:"storyboard_url,omitempty"`
 	DurationS     float64     `json:"duration_s"`
 }
@@ -128,11 +139,45 @@ func (s *Service) watchable(ctx context.Context, id, viewer string) (*vodfc.Vide
 }
 
 func (s *Service) selection(ctx context.Context, v *vodfc.Video, tier vodfc.Tier) (Selection, error) {
+	sel, _, err := s.selectAvailable(ctx, v, tier)
+	return sel, err
+}
+
+func (s *Service) selectAvailable(ctx context.Context, v *vodfc.Video, tier vodfc.Tier) (Selection, []Availability, error) {
 	avail, err := s.avail(ctx, v)
 	if err != nil {
-		return Selection{}, err
+		return Selection{}, nil, err
 	}
-	return Select(v.Renditions, tier, s.cfg.Policy, avail), nil
+	return Select(v.Renditions, tier, s.cfg.Policy, avail), avail, nil
+}
+
+// restoring starts the restore of the archived renditions among sel.Unavailable and returns
+// the ones on their way back. A failed request is logged, not the viewer's problem: what can
+// be played still plays, and the next request asks again.
+func (s *Service) restoring(ctx context.Context, v *vodfc.Video, sel Selection, avail []Availability) []int {
+	var archived, out []int
+	for _, i := range sel.Unavailable {
+		switch {
+		case i < len(avail) && avail[i] == Restoring:
+			out = append(out, i)
+		case i < len(avail) && avail[i] == Archived && s.restore != nil:
+			archived = append(archived, i)
+		}
+	}
+	if len(archived) == 0 {
+		return out
+	}
+	after, err := s.restore(ctx, v, archived)
+	if err != nil {
+		s.log.WarnContext(ctx, "playback: restoring archived renditions failed", "video", v.ID, "err", err)
+	}
+	for n, i := range archived {
+		if n < len(after) && after[n] == Restoring {
+			out = append(out, i)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Start checks that viewer may watch video id and hands out a playback URL for their tier.
@@ -146,10 +191,11 @@ func (s *Service) Start(ctx context.Context, id string, viewer vodfc.Principal, 
 	if !tier.Valid() {
 		tier = vodfc.TierFree
 	}
-	sel, err := s.selection(ctx, v, tier)
+	sel, avail, err := s.selectAvailable(ctx, v, tier)
 	if err != nil {
 		return nil, err
 	}
+	restoring := s.restoring(ctx, v, sel, avail)
 	if len(sel.Playable) == 0 {
 		return nil, &vodfc.Error{Kind: vodfc.KindUnavailable, Code: "renditions_unavailable",
 			Message: "the video's renditions are being restored from cold storage; try again in a while", RetryAfter: 5 * time.Minute}
@@ -160,7 +206,7 @@ func (s *Service) Start(ctx context.Context, id string, viewer vodfc.Principal, 
 	root := strings.TrimSuffix(base, "/") + s.cfg.Path + "/" + v.ID
 	p := &Play{VideoID: v.ID, MasterURL: root + "/master.m3u8?token=" + signed, ExpiresAt: tok.Expires,
 		Renditions: renditionsAt(v, sel.Playable), MembersOnly: renditionsAt(v, sel.MembersOnly),
-		Unavailable: renditionsAt(v, sel.Unavailable), DurationS: v.Duration.Seconds()}
+		Unavailable: renditionsAt(v, sel.Unavailable), Restoring: renditionsAt(v, restoring), DurationS: v.Duration.Seconds()}
 	if v.StoryboardVTT != "" {
 		p.StoryboardURL = root + "/storyboard.vtt?token=" + signed
 	}

@@ -395,6 +395,42 @@ func TestArchivedRenditionsAreLeftOutOfTheMaster(t *testing.T) {
 	}
 }
 
+func TestAskingToPlayRestoresOnlyTheArchivedRenditionsTheViewerMayWatch(t *testing.T) {
+	v := ladder(t, vodfc.NewID(), vodfc.Public, full...)
+	local := playback.New(store, media, tokens, playback.OSSSigner{Store: media}, playback.DefaultConfig())
+	// 1080p (members only for this viewer) and 720p are archived; 480p is being restored.
+	local.SetAvailability(func(_ context.Context, got *vodfc.Video) ([]playback.Availability, error) {
+		out := make([]playback.Availability, len(got.Renditions))
+		out[0], out[1], out[2] = playback.Archived, playback.Archived, playback.Restoring
+		return out, nil
+	})
+	var asked [][]int
+	local.SetRestore(func(_ context.Context, got *vodfc.Video, idx []int) ([]playback.Availability, error) {
+		asked = append(asked, idx)
+		out := make([]playback.Availability, len(idx))
+		for i := range out {
+			out[i] = playback.Restoring
+		}
+		return out, nil
+	})
+	r := httpapi.NewRouter()
+	local.Register(r, verifier{})
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+	resp := get(t, srv.URL+"/api/v1/videos/"+v.ID+"/play", as(vodfc.NewID(), vodfc.TierFree))
+	var p struct {
+		playReply
+		Restoring []struct{ Name string }
+	}
+	json.Unmarshal(resp.body, &p)
+	if len(asked) != 1 || len(asked[0]) != 1 || asked[0][0] != 1 {
+		t.Fatalf("restores asked for %v, want [[1]] (720p only)", asked)
+	}
+	if names(p.Renditions) != "360p" || names(p.Restoring) != "720p,480p" || names(p.MembersOnly) != "1080p" {
+		t.Fatalf("playable %s, restoring %s, members only %s", names(p.Renditions), names(p.Restoring), names(p.MembersOnly))
+	}
+}
+
 func TestStoryboardSpritesAreSigned(t *testing.T) {
 	v := ladder(t, vodfc.NewID(), vodfc.Public, [2]int{640, 360})
 	p := play(t, v.ID, "")

@@ -21,6 +21,11 @@ const (
 // AvailabilityFunc reports the availability of each of v's renditions, in v.Renditions order.
 type AvailabilityFunc func(ctx context.Context, v *vodfc.Video) ([]Availability, error)
 
+// RestoreFunc asks storage to make the renditions at idx of v readable (restore them from
+// cold storage) and reports their availability afterwards, aligned with idx. It must be cheap
+// to call again for a rendition whose restore is under way.
+type RestoreFunc func(ctx context.Context, v *vodfc.Video, idx []int) ([]Availability, error)
+
 // AllAvailable is the availability of a video whose media all sit in readable storage.
 func AllAvailable(_ context.Context, v *vodfc.Video) ([]Availability, error) {
 	return make([]Availability, len(v.Renditions)), nil

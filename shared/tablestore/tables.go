@@ -147,6 +147,40 @@ var (
 		Purpose: "danmaku reports"}
 )
 
+// Storage lifecycle (shared/tiering, shared/cleanup): what OSS cannot tell about the media.
+var (
+	// MediaTiers is tiering's bookkeeping per video (owner: shared/tiering). OSS tells each
+	// object's class, size and Last-Modified; this row keeps what it cannot. Columns: version
+	// (bumped by every claim and commit; the conditional writes on it keep two runs from moving
+	// one object twice), cold (JSON array of the media keys in Archive or on their way there:
+	// what playback checks before listing a rendition), pending (JSON: the moves a run claimed
+	// and has not confirmed, with claimed_by and claimed_at; a later run settles them against
+	// OSS), history (JSON: the last moves of each object with the cost computation that
+	// justified them), charges (early-move charges paid, CNY, for the report), checked_at
+	// (unix ms on the timer's clock).
+	MediaTiers = Table{Name: "media_tiers", Key: []KeyDef{{"video_id", String}},
+		Purpose: "storage tiering per video: cold keys, moves in flight, move history"}
+
+	// MediaRestores tracks restores of Archive media, so each is requested once however many
+	// viewers ask. Columns: object_modified (unix ms: the Last-Modified of the archived object
+	// the restore is for), requested_at (unix ms), requested_by (play|tiering), days. Owner:
+	// shared/tiering; the TTL only clears rows tiering did not remove itself.
+	MediaRestores = Table{Name: "media_restores", Key: []KeyDef{{"video_id", String}, {"object_key", String}},
+		TTL: 30 * 24 * time.Hour, Purpose: "Archive restores requested"}
+
+	// TieringRuns holds the tiering timer's lease and cursor in the row "library": lease_owner,
+	// lease_until (unix ms on the timer's clock), cursor (the last video id of the pass in
+	// progress, "" between passes), pass_started, passes. Owner: shared/tiering.
+	TieringRuns = Table{Name: "tiering_runs", Key: []KeyDef{{"name", String}},
+		Purpose: "tiering lease and resumable cursor"}
+
+	// CleanupRuns holds the cleanup timer's sweep positions, one row per swept prefix
+	// ("media/", "uploads/"): cursor (the object key to continue after, "" between sweeps),
+	// sweep_started, sweeps. Owner: shared/cleanup.
+	CleanupRuns = Table{Name: "cleanup_runs", Key: []KeyDef{{"name", String}},
+		Purpose: "cleanup sweep positions"}
+)
+
 // Schema is every table of the product.
 var Schema = []Table{
 	Users, UserEmails,
@@ -156,4 +190,5 @@ var Schema = []Table{
 	Comments, CommentReplies, CommentIDs, CommentLikes, EngagementIntents,
 	Danmaku, DanmakuIDs, DanmakuReports,
 	EmailCodes, RefreshTokens, RefreshFamilies,
+	MediaTiers, MediaRestores, TieringRuns, CleanupRuns,
 }

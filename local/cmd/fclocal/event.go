@@ -9,9 +9,11 @@ import (
 	"io"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"vodfc.dev/local/clock"
 	"vodfc.dev/local/fcemu"
 	"vodfc.dev/local/manifest"
 )
@@ -44,8 +46,21 @@ func printEvent(w io.Writer, args []string) error {
 	case "timer":
 		trigger := fs.String("trigger", "nightly", "triggerName")
 		payload := fs.String("payload", "", "the trigger's payload")
+		data := fs.String("data", ".fclocal", "the local cloud's data directory: the event is stamped with its shiftable clock")
+		at := fs.String("at", "", "triggerTime, RFC 3339 (default: now on the local cloud's clock)")
 		if err := fs.Parse(args); err != nil {
 			return err
+		}
+		// Timer functions take "now" from triggerTime, so a hand-made event must carry the
+		// local cloud's (possibly advanced) time, or it would act in the past.
+		if *at != "" {
+			t, err := time.Parse(time.RFC3339, *at)
+			if err != nil {
+				return fmt.Errorf("--at %q: want RFC 3339 such as 2025-06-01T19:30:00Z", *at)
+			}
+			now = t.UTC()
+		} else if c, err := clock.Open(filepath.Join(*data, "clock.json")); err == nil {
+			now = c.Now().UTC()
 		}
 		ev = map[string]string{"triggerTime": now.Truncate(time.Second).Format(time.RFC3339), "triggerName": *trigger, "payload": *payload}
 	case "http":

@@ -10,6 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"vodfc.dev/local/clock"
 )
 
 // fclocal is the command under test, built once.
@@ -81,6 +84,35 @@ func TestInvokeStartsACloudForOneFunction(t *testing.T) {
 	out, stderr, err = run(t, `{"fail":true}`, "invoke", "echo", "--event", "-", "--manifest", "testdata/s.yaml", "--data", data, "--addr", "127.0.0.1:1")
 	if err == nil || !strings.Contains(stderr, "asked to fail") {
 		t.Fatalf("failing invocation: %v\n%s\n%s", err, out, stderr)
+	}
+}
+
+func TestTimerEventsCarryTheLocalCloudsClock(t *testing.T) {
+	data := t.TempDir()
+	c, err := clock.Open(filepath.Join(data, "clock.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Advance(30 * 24 * time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := printEvent(&b, []string{"timer", "--data", data, "--payload", `{"dryRun":true}`}); err != nil {
+		t.Fatal(err)
+	}
+	var ev struct{ TriggerTime, Payload string }
+	json.Unmarshal(b.Bytes(), &ev)
+	at, err := time.Parse(time.RFC3339, ev.TriggerTime)
+	if err != nil || at.Sub(time.Now()) < 29*24*time.Hour || ev.Payload != `{"dryRun":true}` {
+		t.Fatalf("timer event %s", b.String())
+	}
+	b.Reset()
+	printEvent(&b, []string{"timer", "--at", "2025-06-01T19:30:00Z"})
+	if !strings.Contains(b.String(), `"triggerTime": "2025-06-01T19:30:00Z"`) {
+		t.Fatalf("--at: %s", b.String())
+	}
+	if err := printEvent(&b, []string{"timer", "--at", "tomorrow"}); err == nil {
+		t.Fatal("--at tomorrow accepted")
 	}
 }
 
