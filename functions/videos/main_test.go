@@ -199,6 +199,7 @@ type view struct {
 	ID          string   `json:"id"`
 	Owner       string   `json:"owner"`
 	Title       string   `json:"title"`
+	Description string   `json:"description"`
 	Tags        []string `json:"tags"`
 	Visibility  string   `json:"visibility"`
 	Status      string   `json:"status"`
@@ -447,6 +448,35 @@ func TestVisibilityDecidesWhoSeesAReadyVideo(t *testing.T) {
 
 	want(t, owner.do(t, "PATCH", "/api/v1/videos/"+id, map[string]any{"visibility": "unlisted"}), http.StatusOK, "")
 	want(t, nobody.do(t, "GET", "/api/v1/videos/"+id, nil), http.StatusOK, "")
+}
+
+// TestPatchChangesOnlyTheFieldsSent: title and description change, what is not sent stays,
+// a bad value changes nothing, and a deleted video cannot be edited.
+func TestPatchChangesOnlyTheFieldsSent(t *testing.T) {
+	owner := newClient(t, vodfc.TierFree)
+	d := draft(1000)
+	d["tags"] = []string{"cats"}
+	id := owner.create(t, d).Video.ID
+	r := owner.do(t, "PATCH", "/api/v1/videos/"+id, map[string]any{"title": "  New title ", "description": "Line one\nline two"})
+	want(t, r, http.StatusOK, "")
+	var v view
+	r.decode(t, &v)
+	if v.Title != "New title" || v.Description != "Line one\nline two" || strings.Join(v.Tags, ",") != "cats" || v.Visibility != "public" {
+		t.Fatalf("patched %+v", v)
+	}
+	for field, bad := range map[string]any{"visibility": "friends", "title": "", "tags": []string{"a,b"}} {
+		r := owner.do(t, "PATCH", "/api/v1/videos/"+id, map[string]any{field: bad, "description": "not applied"})
+		want(t, r, http.StatusBadRequest, "invalid_field")
+		if !strings.Contains(string(r.body), `"field":"`+field+`"`) {
+			t.Errorf("%s: the problem does not name the field: %s", field, r.body)
+		}
+	}
+	owner.do(t, "GET", "/api/v1/videos/"+id, nil).decode(t, &v)
+	if v.Description != "Line one\nline two" {
+		t.Fatalf("a refused PATCH changed the video: %+v", v)
+	}
+	want(t, owner.do(t, "DELETE", "/api/v1/videos/"+id, nil), http.StatusNoContent, "")
+	want(t, owner.do(t, "PATCH", "/api/v1/videos/"+id, map[string]any{"title": "back"}), http.StatusNotFound, "video_not_found")
 }
 
 func TestDeleteHidesTheVideoAtOnceAndAbortsItsUpload(t *testing.T) {

@@ -1,6 +1,6 @@
 // Package playback owns watching a published video: the short-lived playback tokens a viewer
 // gets after the access checks (bound to video, viewer, tier and expiry, signed with a key only
-// the playback function holds), the choice of renditions per viewer (Select: tier and storage
+// the functions serving playback hold), the choice of renditions per viewer (Select: tier and storage
 // availability in one place), and the playlists players fetch with those tokens: a master
 // playlist listing only what this viewer may watch, and variant playlists and storyboard
 // tracks rewritten with signed media URLs (presigned OSS URLs, or type-A signed CDN URLs).

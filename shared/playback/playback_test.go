@@ -487,3 +487,78 @@ func TestPublicURLOverridesTheRequestHost(t *testing.T) {
 		t.Fatalf("PublicURL ignored: %s", r.body)
 	}
 }
+
+// TestCDNDomainSignsEveryMediaURLWithTypeA: with PLAYBACK_CDN_DOMAIN set, the service the
+// functions build from their environment hands players CDN URLs with a type-A auth_key for the
+// media byte ranges and the storyboard sprites, never presigned OSS URLs, and each key is the
+// one the CDN computes from the path, timestamp and rand with the configured private key.
+func TestCDNDomainSignsEveryMediaURLWithTypeA(t *testing.T) {
+	const cdnKey = "cdn-private-key-123"
+	env, err := playback.LoadEnv(func(k string) string {
+		return map[string]string{
+			"PLAYBACK_TOKEN_KEY":    "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc",
+			"PLAYBACK_CDN_DOMAIN":   "cdn.example.com",
+			"PLAYBACK_CDN_KEY":      cdnKey,
+			"PLAYBACK_CDN_VALIDITY": "30m",
+		}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cdnSvc, err := env.Service(store, media)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := httpapi.NewRouter()
+	cdnSvc.Register(rt, verifier{})
+	srv := httptest.NewServer(rt)
+	defer srv.Close()
+
+	v := ladder(t, vodfc.NewID(), vodfc.Public, [2]int{640, 360})
+	r := get(t, srv.URL+"/api/v1/videos/"+v.ID+"/play", "")
+	if r.status != http.StatusOK {
+		t.Fatalf("play: %d %s", r.status, r.body)
+	}
+	var p playReply
+	json.Unmarshal(r.body, &p)
+	m, base := master(t, p.MasterURL)
+	vr := get(t, resolve(base, m.Variants[0].URI), "")
+	if vr.status != http.StatusOK {
+		t.Fatalf("variant: %d %s", vr.status, vr.body)
+	}
+	pl, err := hls.ParseMedia(bytes.NewReader(vr.body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// checkTypeA verifies u as the CDN would and returns when the CDN lets it expire.
+	checkTypeA := func(u, key string) time.Time {
+		t.Helper()
+		parsed, err := url.Parse(u)
+		if err != nil || parsed.Scheme != "https" || parsed.Host != "cdn.example.com" || parsed.Path != "/"+key || strings.Contains(u, "x-oss-signature") {
+			t.Fatalf("not a CDN URL of %s: %s", key, u)
+		}
+		f := strings.Split(parsed.Query().Get("auth_key"), "-")
+		if len(f) != 4 || f[2] != "0" {
+			t.Fatalf("auth_key of %s", u)
+		}
+		var ts int64
+		fmt.Sscan(f[0], &ts)
+		if want := playback.SignTypeA("https://cdn.example.com/"+key, "/"+key, ts, f[1], cdnKey); want != u {
+			t.Fatalf("signature the CDN would refuse:\n got %s\nwant %s", u, want)
+		}
+		return time.Unix(ts, 0).Add(30 * time.Minute)
+	}
+	r0 := v.Renditions[0]
+	for _, uri := range []string{pl.Map.URI, pl.Segments[0].URI, pl.Segments[1].URI} {
+		// The media URLs live as long as the viewing session (6 h), not the CDN's 30 minutes.
+		if exp := checkTypeA(uri, r0.Media); time.Until(exp) < 5*time.Hour || time.Until(exp) > 6*time.Hour+time.Minute {
+			t.Fatalf("media URL expires in %s", time.Until(exp))
+		}
+	}
+	sb := get(t, p.Storyboard, "")
+	if sb.status != http.StatusOK {
+		t.Fatalf("storyboard: %d %s", sb.status, sb.body)
+	}
+	sprite, _, _ := strings.Cut(strings.Split(string(sb.body), "\n")[3], "#")
+	checkTypeA(sprite, v.StoryboardKey)
+}

@@ -26,10 +26,11 @@ type Token struct {
 // security: 256 bits).
 const MinKeyBytes = 32
 
-// Tokens signs and verifies playback tokens with HMAC-SHA256. Only the playback function
-// holds the key: a token proves the function itself checked the viewer's access moments ago,
-// so the playlist requests that follow (made by players that cannot send an Authorization
-// header) need no access token and no extra reads of the viewer.
+// Tokens signs and verifies playback tokens with HMAC-SHA256. Only the functions serving
+// playback hold the key (videos, which owns the play route under /api/v1/videos/, and
+// playback, which serves the playlists): a token proves the play route checked the viewer's
+// access moments ago, so the playlist requests that follow (made by players that cannot send
+// an Authorization header) need no access token and no extra reads of the viewer.
 type Tokens struct {
 	key []byte
 }

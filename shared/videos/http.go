@@ -229,10 +229,6 @@ func (s *Service) handleComplete(w http.ResponseWriter, r *http.Request) {
 	httpapi.WriteJSON(w, http.StatusAccepted, s.View(v))
 }
 
-// handlePlay sends players of the issue's /videos/{id}/play to the playback function. FC
-// custom domains route by path prefix only (a trailing *), so /api/v1/videos/* reaches this
-// function and the playback function lives under its own prefix; 307 keeps the method and a
-// same-origin redirect keeps the Authorization header.
 func (s *Service) handleListMine(w http.ResponseWriter, r *http.Request) {
 	s.list(w, r, func(after *Position, limit int) ([]*vodfc.Video, *Position, error) {
 		return s.ListMine(r.Context(), principal(r), after, limit)

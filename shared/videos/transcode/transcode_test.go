@@ -3,11 +3,14 @@ package transcode_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -271,19 +274,92 @@ func TestAFailureARetryMayCureReleasesTheClaim(t *testing.T) {
 	}
 }
 
-func TestUploadsWithoutAVideoAreDeleted(t *testing.T) {
+// logged captures what the processor logs (through slog's default logger) while f runs, one
+// decoded JSON record per entry.
+func logged(t *testing.T, f func()) []map[string]any {
+	t.Helper()
+	var buf bytes.Buffer
+	prev := slog.Default()
+	slog.SetDefault(slog.New(slog.NewJSONHandler(&buf, nil)))
+	defer slog.SetDefault(prev)
+	f()
+	var out []map[string]any
+	for _, line := range bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n")) {
+		var rec map[string]any
+		if err := json.Unmarshal(line, &rec); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		out = append(out, rec)
+	}
+	return out
+}
+
+func TestUploadsWithoutAVideoAreDeletedAndLogged(t *testing.T) {
 	p := transcode.New(store, media, tools, config(t))
 	ctx := context.Background()
 	for _, key := range []string{"uploads/notes.txt", "uploads/" + vodfc.NewID() + "/source", "uploads/" + vodfc.NewID() + "/other", "uploads/../x/source"} {
 		if err := media.Put(ctx, key, strings.NewReader("x"), oss.PutOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		if err := p.Handle(delivery("r", 0), runtime.ObjectEvent{Bucket: "media", Key: key, Size: 1, Name: "ObjectCreated:PutObject"}); err != nil {
-			t.Fatalf("%s: %v", key, err)
-		}
+		recs := logged(t, func() {
+			if err := p.Handle(delivery("r", 0), runtime.ObjectEvent{Bucket: "media", Key: key, Size: 1, Name: "ObjectCreated:PutObject"}); err != nil {
+				t.Fatalf("%s: %v", key, err)
+			}
+		})
 		if ok, _ := media.Exists(ctx, key); ok {
 			t.Errorf("%s was kept", key)
 		}
+		// Operators see which object went and why.
+		if !slices.ContainsFunc(recs, func(r map[string]any) bool {
+			msg, _ := r["msg"].(string)
+			return r["level"] == "WARN" && r["key"] == key && strings.HasPrefix(msg, "deleting an upload")
+		}) {
+			t.Errorf("%s: no warning names the deleted object: %v", key, recs)
+		}
+	}
+}
+
+// TestProgressIsWrittenAtMostOncePerInterval: during the encode the row's progress changes
+// no more often than ProgressInterval allows. With an interval longer than the encode, the
+// only values ever written are the stage marks (5 after the probe, 95 after the encode, 100
+// on publish) and the encoder's first report; a processor writing every ffmpeg report shows
+// values in between.
+func TestProgressIsWrittenAtMostOncePerInterval(t *testing.T) {
+	c := config(t)
+	c.ProgressInterval = time.Hour
+	c.Encode.ProgressInterval = 100 * time.Millisecond // ffmpeg reports ten times a second
+	v := uploaded(t, "long")
+	done := make(chan error, 1)
+	go func() { done <- transcode.New(store, media, tools, c).Handle(delivery("req", 0), event(v)) }()
+	seen := map[int]bool{}
+	for running := true; running; {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			running = false
+		case <-time.After(2 * time.Millisecond):
+		}
+		if got := reload(t, v.ID); got.Status == vodfc.StatusProcessing {
+			seen[got.Progress] = true
+		}
+	}
+	if reload(t, v.ID).Status != vodfc.StatusReady {
+		t.Fatal("not published")
+	}
+	var between []int
+	for p := range seen {
+		if p > 5 && p < 95 {
+			between = append(between, p)
+		}
+	}
+	// The first report (at the start of the encode) may land a little above 5; nothing else.
+	if len(between) > 1 {
+		t.Fatalf("progress written more than once in the interval: %v", seen)
+	}
+	if !seen[5] && len(between) == 0 {
+		t.Fatalf("never saw the encode's progress: %v", seen)
 	}
 }
 
