@@ -82,8 +82,8 @@ type work struct {
 }
 
 // TestRegisterLoginForgotDoTheSameWorkForKnownAndUnknownAddresses proves, without a clock,
-// why register, login (wrong password) and forgot take the same time for an address with an
-// account and one without: each does the same number of argon2id derivations, Tablestore
+// why register, login (wrong password), forgot and resend take the same time for an address
+// with an account and one without: each does the same number of argon2id derivations, Tablestore
 // round trips, Redis commands and emails, and answers the same status and body. Time is
 // spent on nothing else but CPU-cheap code; TestRegisterLoginForgotTimingAlikeForKnownAndUnknownAddresses
 // (-timing) measures the medians themselves.
@@ -121,6 +121,37 @@ func TestRegisterLoginForgotDoTheSameWorkForKnownAndUnknownAddresses(t *testing.
 			}
 		})
 	}
+	// Resend has three kinds of address: an account waiting for its code, a verified account
+	// and none at all.
+	t.Run("resend", func(t *testing.T) {
+		e.t = t
+		defer func() { e.t = t }()
+		resend := enumerationCase{"resend", "/api/v1/auth/verify/resend", 202, func(a string) any { return map[string]string{"email": a} }}
+		addrs := knownAccounts(t, 4)
+		for _, a := range addrs[2:] {
+			acct, err := (&store{db: testDB}).lookup(t.Context(), mustAddr(t, a).Key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := (&store{db: testDB}).markVerified(t.Context(), acct, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e.do("POST", resend.path, resend.body(addrs[0])) // warm up
+		pr, pw := measure(resend, addrs[1])
+		vr, vw := measure(resend, addrs[3])
+		ur, uw := measure(resend, newAddress("timing-unknown"))
+		t.Logf("work per request: pending %+v, verified %+v, unknown %+v", pw, vw, uw)
+		if pr.Status != resend.status || !sameAnswer(pr, vr) || !sameAnswer(pr, ur) {
+			t.Fatalf("answers differ: %s / %s / %s", pr, vr, ur)
+		}
+		if pw != vw || pw != uw {
+			t.Fatalf("work differs: pending %+v, verified %+v, unknown %+v", pw, vw, uw)
+		}
+		if pw.Mails != 1 || pw.TablestoreCalls < 2 {
+			t.Fatalf("implausibly little work counted: %+v", pw)
+		}
+	})
 }
 
 // TestRegisterLoginForgotTimingAlikeForKnownAndUnknownAddresses measures that the time of an
