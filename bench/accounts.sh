@@ -6,7 +6,9 @@
 #   2. authenticated GET /api/v1/me through the custom-runtime adapter against a bare net/http
 #      hello world with the same load generator. The pair runs back to back RUNS times and the
 #      median of the per-run ratios is reported, since other work on a shared machine moves
-#      both figures between runs.
+#      both figures between runs;
+#   3. the median answer times of register, login and forgot for addresses with and without an
+#      account (TestRegisterLoginForgotTimingAlikeForKnownAndUnknownAddresses, -timing).
 # Usage: bench/accounts.sh            RUNS=9 LOGIN_TIME=5s ME_TIME=1s to change the sample sizes
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +32,8 @@ trap 'rm -f "$bin"' EXIT
            END { printf "hello %8.0f req/s  me %8.0f req/s  ratio %.2f\n", h, m, m / h }'
   done | tee /dev/stderr | awk '{ print $NF }' | sort -n |
     awk '{ a[NR] = $1 } END { printf "median ratio %.2f (min %.2f, max %.2f)\n", (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2), a[1], a[NR] }'
+  echo "## known against unknown addresses: median answer times (goal: within 5 ms)"
+  (cd shared/accounts && "$bin" -test.run 'TimingAlike' -test.v -timing 2>/dev/null | grep -E 'round|^(--- |ok|FAIL)')
   echo "## in-process CPU per request"
   (cd shared/accounts && "$bin" -test.run '^$' -test.bench 'MeInProcess' -test.benchmem | grep -E '^Benchmark')
 } 2>&1 | tee "$out/accounts.txt"

@@ -327,11 +327,28 @@ func (a *Auth) Resend(ctx context.Context, email, clientIP string) error {
 		return err
 	}
 	id, err := a.store.lookup(ctx, addr.Key)
-	var acct *account
-	if err == nil && id != "" {
-		acct, err = a.store.account(ctx, id)
-	}
 	if err != nil {
+		undo()
+		return err
+	}
+	if id == "" {
+		// Read a row that is not there, as Login does: the same round trips for every address.
+		id = vodfc.NewID()
+	}
+	acct, err := a.store.account(ctx, id)
+	if err != nil {
+		undo()
+		return err
+	}
+	// Every path writes a code row, as ForgotPassword does: the real code for an account
+	// waiting for verification, otherwise one no guess can match.
+	code := auth.NewEmailCode()
+	pending := acct != nil && !acct.Verified
+	stored, owner := "", ""
+	if pending {
+		stored, owner = code, acct.ID
+	}
+	if err := a.codes.put(ctx, a.codes.codeWrite(addr, auth.PurposeVerifyEmail, stored, owner, a.now())); err != nil {
 		undo()
 		return err
 	}
@@ -341,11 +358,6 @@ func (a *Auth) Resend(ctx context.Context, email, clientIP string) error {
 	case acct.Verified:
 		err = a.mail.SendAccountExists(ctx, addr.Mailbox)
 	default:
-		code := auth.NewEmailCode()
-		if err := a.codes.put(ctx, a.codes.codeWrite(addr, auth.PurposeVerifyEmail, code, acct.ID, a.now())); err != nil {
-			undo()
-			return err
-		}
 		err = a.mail.SendVerificationCode(ctx, addr.Mailbox, code, a.codes.ttl)
 	}
 	if err != nil {

@@ -287,6 +287,42 @@ func TestRegisterAnswersAlikeForKnownAndUnknownAddresses(t *testing.T) {
 	e.expect(e.do("POST", "/api/v1/auth/login", map[string]string{"email": known, "password": testPassword}), 200, "")
 }
 
+// TestParallelClaimsOfOneAddressLeaveOneOwner races sign-ups for one address at the store:
+// the mail cooldown normally turns all but one away earlier, but the address index must stay
+// unique on its own, through the conditional put.
+func TestParallelClaimsOfOneAddressLeaveOneOwner(t *testing.T) {
+	st := &store{db: testDB}
+	key := mustAddr(t, newAddress("race")).Key
+	const n = 8
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var won []string
+	lost := 0
+	for range n {
+		wg.Go(func() {
+			id := vodfc.NewID()
+			err := st.claim(t.Context(), key, id, time.Now())
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				won = append(won, id)
+			case tablestore.IsConditionFailed(err):
+				lost++
+			default:
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if len(won) != 1 || lost != n-1 {
+		t.Fatalf("%d claims won, %d lost; want 1 and %d", len(won), lost, n-1)
+	}
+	if owner, err := st.lookup(t.Context(), key); err != nil || owner != won[0] {
+		t.Fatalf("the address belongs to %q (%v), want the winner %q", owner, err, won[0])
+	}
+}
+
 func TestSignUpOfAPendingAddressKeepsTheFirstPassword(t *testing.T) {
 	// Someone signs up with a victim's address and never verifies. The victim's own sign-up
 	// must not verify an account whose password the other party chose, nor replace it: the

@@ -73,7 +73,7 @@ func setup(m *testing.M) (int, error) {
 		return 0, err
 	}
 	defer emu.Close()
-	testDB, err = tablestore.New(tablestore.Config{Endpoint: "http://ots.test", Instance: "vodfc", Transport: emu.Transport(),
+	testDB, err = tablestore.New(tablestore.Config{Endpoint: "http://ots.test", Instance: "vodfc", Transport: countingTransport{emu.Transport()},
 		Credentials: func() (runtime.Credentials, bool) {
 			return runtime.Credentials{AccessKeyID: "ak", AccessKeySecret: "sk"}, true
 		}})
@@ -129,6 +129,17 @@ func setup(m *testing.M) (int, error) {
 		return 0, err
 	}
 	return m.Run(), nil
+}
+
+// testRoundTrips counts the requests testDB sends, so a test can compare the Tablestore work
+// of two paths.
+var testRoundTrips atomic.Int64
+
+type countingTransport struct{ next http.RoundTripper }
+
+func (c countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	testRoundTrips.Add(1)
+	return c.next.RoundTrip(r)
 }
 
 // fakeClock is the accounts' clock in tests (codes, sessions); tokens and Redis keep real time.

@@ -85,6 +85,10 @@ func NewPasswordHasher(params Argon2Params, concurrency int) (*PasswordHasher, e
 // Params returns the parameters new hashes are made with.
 func (h *PasswordHasher) Params() Argon2Params { return h.params }
 
+// Runs reports how many argon2id derivations h has run (hashes, verifications and dummy
+// verifications alike), so a test can prove that two code paths do the same hashing work.
+func (h *PasswordHasher) Runs() int64 { return h.runs.Load() }
+
 // Hash returns the PHC string of password ("$argon2id$v=19$m=19456,t=2,p=1$salt$hash"). It does
 // not judge the password: call ValidatePassword first when a user chooses one.
 func (h *PasswordHasher) Hash(ctx context.Context, password string) (string, error) {
