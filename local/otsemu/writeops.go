@@ -386,6 +386,9 @@ func (s *Server) singleWrite(action, tableName string, op pb.OperationType, chan
 	if e != nil {
 		return writeResult{}, e
 	}
+	if e := t.checkAttributeNames(w); e != nil {
+		return writeResult{}, e
+	}
 	if e := checkSize(action, w.size); e != nil {
 		return writeResult{}, e
 	}
@@ -451,10 +454,16 @@ func (s *Server) batchWriteRow(req *pb.BatchWriteRowRequest) (proto.Message, *ap
 			return nil, invalid("Rows count exceeds the upper limit: %d.", maxBatchWriteRows)
 		}
 		rows := make(map[string]bool, len(tr.Rows))
+		t, _ := s.lookupTable(tr.GetTableName()) // a missing table fails its rows below
 		for _, rr := range tr.Rows {
 			w, e := decodeWrite(rr.GetType(), rr.RowChange, rr.Condition, rr.ReturnContent)
 			if e != nil {
 				return nil, e
+			}
+			if t != nil {
+				if e := t.checkAttributeNames(w); e != nil {
+					return nil, e
+				}
 			}
 			if k, ok := batchRowKey(w.row.PrimaryKey); ok {
 				if rows[k] {
@@ -499,6 +508,19 @@ func (s *Server) batchWriteRow(req *pb.BatchWriteRowRequest) (proto.Message, *ap
 		return nil, e
 	}
 	return resp, nil
+}
+
+// checkAttributeNames refuses an attribute column named like one of t's primary-key columns,
+// as Tablestore does (for a batch, the whole request).
+func (t *table) checkAttributeNames(w *rowWrite) *apiError {
+	for _, c := range w.row.Cells {
+		for _, k := range t.schema {
+			if c.Name == k.name {
+				return invalid("The input parameter is invalid: attribute column '%s' has the name of a primary key column.", c.Name)
+			}
+		}
+	}
+	return nil
 }
 
 // batchRowKey identifies the row a change addresses within one batch, by column names, types
