@@ -177,6 +177,23 @@ func TestEventsMatchTriggers(t *testing.T) {
 		t.Fatalf("append event %v", got)
 	}
 
+	// CopyObject fires for its destination when the trigger asks for it (the source, a .png,
+	// fires nothing itself).
+	src := randBytes(3000)
+	put(t, b, "images/src.png", src, oss.ContentType("image/png"))
+	if _, err := b.CopyObject("images/src.png", "images/copied.jpg"); err != nil {
+		t.Fatal(err)
+	}
+	calls = rec.waitFor(t, "CopyObject event", func(c []invocation) bool { return len(callsTo(c, "thumbs", "images/copied.jpg")) == 1 })
+	cp := callsTo(calls, "thumbs", "images/copied.jpg")[0]
+	if *cp.EventName != "ObjectCreated:CopyObject" || *cp.Oss.Object.ETag != md5hex(src) || *cp.Oss.Object.Size != len(src) ||
+		*cp.Oss.Object.ObjectMeta.MimeType != "image/png" {
+		t.Fatalf("copy event %s %s %d %s", *cp.EventName, *cp.Oss.Object.ETag, *cp.Oss.Object.Size, *cp.Oss.Object.ObjectMeta.MimeType)
+	}
+	if len(callsTo(calls, "thumbs", "images/src.png")) != 0 {
+		t.Fatal("a .png fired the .jpg trigger")
+	}
+
 	// Removals.
 	put(t, b, "scratch/a.tmp", []byte("12345"))
 	put(t, b, "scratch/b.tmp", []byte("x"))

@@ -389,11 +389,31 @@ func TestWriteLimits(t *testing.T) {
 	if err := putOne("a", func(ch *tablestore.PutRowChange) { ch.AddColumn("公司", int64(1)); ch.AddColumn("a b.c", int64(1)) }); err != nil {
 		t.Fatalf("valid column names refused: %v", err)
 	}
+	// An attribute column may not take a primary-key column's name.
+	wantErr(t, putOne("pkname", func(ch *tablestore.PutRowChange) { ch.AddColumn("pk_0", "x") }), "OTSParameterInvalid", 400, "")
+	pkNamed := &tablestore.UpdateRowChange{TableName: name, PrimaryKey: pk1("pk_0", "pkname")}
+	pkNamed.PutColumn("pk_0", int64(1))
+	pkNamed.SetCondition(tablestore.RowExistenceExpectation_IGNORE)
+	_, err := c.UpdateRow(&tablestore.UpdateRowRequest{UpdateRowChange: pkNamed})
+	wantErr(t, err, "OTSParameterInvalid", 400, "")
+	batch := &tablestore.BatchWriteRowRequest{}
+	ok := &tablestore.PutRowChange{TableName: name, PrimaryKey: pk1("pk_0", "pkname-ok")}
+	ok.AddColumn("v", int64(1))
+	ok.SetCondition(tablestore.RowExistenceExpectation_IGNORE)
+	batch.AddRowChange(ok)
+	batch.AddRowChange(pkNamed)
+	_, err = c.BatchWriteRow(batch)
+	wantErr(t, err, "OTSParameterInvalid", 400, "") // the whole batch
+	for _, k := range []string{"pkname", "pkname-ok"} {
+		if g := getRow(t, c, &tablestore.SingleRowQueryCriteria{TableName: name, PrimaryKey: pk1("pk_0", k), MaxVersion: 1}); g.PrimaryKey.PrimaryKeys != nil {
+			t.Fatalf("row %s written by a refused request", k)
+		}
+	}
 	q := &tablestore.SingleRowQueryCriteria{TableName: name, PrimaryKey: pk1("pk_0", "a"), MaxVersion: 1}
 	for i := range 1025 {
 		q.AddColumnToGet(fmt.Sprintf("attr_%06d", i))
 	}
-	_, err := c.GetRow(&tablestore.GetRowRequest{SingleRowQueryCriteria: q})
+	_, err = c.GetRow(&tablestore.GetRowRequest{SingleRowQueryCriteria: q})
 	wantErr(t, err, "OTSParameterInvalid", 400, "The number of columns from the request exceeds the limit, limit count: 1024, column count: 1025.")
 	u := &tablestore.UpdateRowChange{TableName: name, PrimaryKey: pk1("pk_0", "a")}
 	u.SetCondition(tablestore.RowExistenceExpectation_IGNORE)

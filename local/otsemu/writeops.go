@@ -1,6 +1,8 @@
 package otsemu
 
 import (
+	"encoding/binary"
+
 	pb "github.com/aliyun/aliyun-tablestore-go-sdk/tablestore/otsprotocol"
 	"github.com/golang/protobuf/proto"
 
@@ -384,6 +386,9 @@ func (s *Server) singleWrite(action, tableName string, op pb.OperationType, chan
 	if e != nil {
 		return writeResult{}, e
 	}
+	if e := t.checkAttributeNames(w); e != nil {
+		return writeResult{}, e
+	}
 	if e := checkSize(action, w.size); e != nil {
 		return writeResult{}, e
 	}
@@ -430,10 +435,17 @@ func (s *Server) batchWriteRow(req *pb.BatchWriteRowRequest) (proto.Message, *ap
 	}
 	total, size := 0, 0
 	writes := make([][]*rowWrite, len(req.Tables))
+	tables := make(map[string]bool, len(req.Tables))
 	for i, tr := range req.Tables {
 		if e := checkTableName(tr.GetTableName()); e != nil {
 			return nil, e
 		}
+		// Tablestore refuses the whole batch when it names a table twice or writes one row
+		// twice (the order of two changes to one row would be undefined).
+		if tables[tr.GetTableName()] {
+			return nil, invalid("The input parameter is invalid: table '%s' appears more than once in BatchWriteRow.", tr.GetTableName())
+		}
+		tables[tr.GetTableName()] = true
 		if len(tr.Rows) == 0 {
 			return nil, invalid("No operation is specified for table: '%s'.", tr.GetTableName())
 		}
@@ -441,10 +453,23 @@ func (s *Server) batchWriteRow(req *pb.BatchWriteRowRequest) (proto.Message, *ap
 		if total > maxBatchWriteRows {
 			return nil, invalid("Rows count exceeds the upper limit: %d.", maxBatchWriteRows)
 		}
+		rows := make(map[string]bool, len(tr.Rows))
+		t, _ := s.lookupTable(tr.GetTableName()) // a missing table fails its rows below
 		for _, rr := range tr.Rows {
 			w, e := decodeWrite(rr.GetType(), rr.RowChange, rr.Condition, rr.ReturnContent)
 			if e != nil {
 				return nil, e
+			}
+			if t != nil {
+				if e := t.checkAttributeNames(w); e != nil {
+					return nil, e
+				}
+			}
+			if k, ok := batchRowKey(w.row.PrimaryKey); ok {
+				if rows[k] {
+					return nil, invalid("The input parameter is invalid: BatchWriteRow changes the same row of table '%s' more than once.", tr.GetTableName())
+				}
+				rows[k] = true
 			}
 			size += w.size
 			writes[i] = append(writes[i], w)
@@ -483,6 +508,36 @@ func (s *Server) batchWriteRow(req *pb.BatchWriteRowRequest) (proto.Message, *ap
 		return nil, e
 	}
 	return resp, nil
+}
+
+// checkAttributeNames refuses an attribute column named like one of t's primary-key columns,
+// as Tablestore does (for a batch, the whole request).
+func (t *table) checkAttributeNames(w *rowWrite) *apiError {
+	for _, c := range w.row.Cells {
+		for _, k := range t.schema {
+			if c.Name == k.name {
+				return invalid("The input parameter is invalid: attribute column '%s' has the name of a primary key column.", c.Name)
+			}
+		}
+	}
+	return nil
+}
+
+// batchRowKey identifies the row a change addresses within one batch, by column names, types
+// and values as sent. A key with an auto-increment placeholder names a new row each time, so
+// it has no identity (ok false).
+func batchRowKey(pk []plainbuffer.Cell) (string, bool) {
+	var b []byte
+	for _, c := range pk {
+		if c.Value.Type == plainbuffer.TypeAutoIncrement {
+			return "", false
+		}
+		b = binary.AppendUvarint(b, uint64(len(c.Name)))
+		b = append(b, c.Name...)
+		b = append(b, byte(c.Value.Type))
+		b = appendKeyColumn(b, c.Value)
+	}
+	return string(b), true
 }
 
 // logRecord appends a change to the log (nothing in memory-only mode). Callers hold writeMu

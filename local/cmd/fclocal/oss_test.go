@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"strings"
@@ -12,20 +13,33 @@ import (
 )
 
 func TestOSSCommandServesTheSDK(t *testing.T) {
+	// The documented defaults when the variables are unset, the variables' values otherwise.
+	for _, c := range []struct{ name, id, secret, wantID, wantSecret string }{
+		{"defaults", "", "", "fclocal-access-key-id", "fclocal-access-key-secret"},
+		{"from env", "env-key-id", "env-key-secret", "env-key-id", "env-key-secret"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Setenv("FCLOCAL_ACCESS_KEY_ID", c.id)
+			t.Setenv("FCLOCAL_ACCESS_KEY_SECRET", c.secret)
+			serveOSSCommand(t, c.wantID, c.wantSecret)
+		})
+	}
+}
+
+func serveOSSCommand(t *testing.T, id, secret string) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	t.Setenv("FCLOCAL_ACCESS_KEY_ID", "")
 	t.Setenv("MEDIA_BUCKET", "media")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- runOSS(ctx, []string{"--addr", addr, "--data", t.TempDir(), "--no-sync"}) }()
 
-	// The documented default credentials reach the bucket named by MEDIA_BUCKET.
-	c, err := oss.New("http://"+addr, "fclocal-access-key-id", "fclocal-access-key-secret")
+	// The expected credentials reach the bucket named by MEDIA_BUCKET.
+	c, err := oss.New("http://"+addr, id, secret)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,6 +63,13 @@ func TestOSSCommandServesTheSDK(t *testing.T) {
 	rc.Close()
 	if string(got) != "hi" {
 		t.Fatalf("got %q", got)
+	}
+	// Any other secret is refused.
+	wrong, _ := oss.New("http://"+addr, id, secret+"-wrong")
+	wb, _ := wrong.Bucket("media")
+	var se oss.ServiceError
+	if _, err := wb.GetObject("hello.txt"); !errors.As(err, &se) || se.Code != "SignatureDoesNotMatch" {
+		t.Fatalf("a wrong secret: %v", err)
 	}
 	cancel()
 	select {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"vodfc.dev/local/otsemu"
@@ -30,6 +31,9 @@ func runTablestore(ctx context.Context, args []string) error {
 	instance := fs.String("instance", "vodfc", "instance name clients must send")
 	noSync := fs.Bool("nosync", false, "acknowledge writes without fsync (survives a killed emulator, not a crashed machine)")
 	verbose := fs.Bool("v", false, "log every request")
+	faultRate := fs.Float64("fault-rate", 0, "share of requests (0..1) that fail with a retryable error, to exercise clients' retry paths (0 = off)")
+	faultCodes := fs.String("fault-codes", "", "comma-separated error codes the injected faults pick from (default OTSServerBusy; e.g. OTSServerBusy,OTSRowOperationConflict,OTSTimeout)")
+	faultActions := fs.String("fault-actions", "", "comma-separated actions the faults hit, e.g. UpdateRow,GetRow (default every action)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: fclocal tablestore [flags]\n\nCredentials come from FCLOCAL_ACCESS_KEY_ID and FCLOCAL_ACCESS_KEY_SECRET.\n\nflags:")
 		fs.PrintDefaults()
@@ -39,6 +43,10 @@ func runTablestore(ctx context.Context, args []string) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	faults, err := tablestoreFaults(*faultRate, *faultCodes, *faultActions)
+	if err != nil {
+		return err
 	}
 	level := slog.LevelInfo
 	if *verbose {
@@ -57,6 +65,7 @@ func runTablestore(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	s.SetFaults(faults)
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		s.Close()
@@ -64,6 +73,9 @@ func runTablestore(ctx context.Context, args []string) error {
 	}
 	srv := &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	logger.Info("tablestore emulator listening", "endpoint", "http://"+ln.Addr().String(), "instance", *instance, "data", *data, "access_key_id", keyID)
+	if faults.Rate > 0 {
+		logger.Warn("fault injection is on", "rate", faults.Rate, "codes", faults.Codes, "actions", faults.Actions)
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	select {
@@ -82,6 +94,30 @@ func runTablestore(ctx context.Context, args []string) error {
 		err = nil
 	}
 	return err
+}
+
+// tablestoreFaults checks the fault-injection flags.
+func tablestoreFaults(rate float64, codes, actions string) (otsemu.Faults, error) {
+	if !(rate >= 0 && rate <= 1) {
+		return otsemu.Faults{}, fmt.Errorf("--fault-rate %v: want a probability between 0 and 1", rate)
+	}
+	f := otsemu.Faults{Rate: rate, Codes: tablestoreList(codes), Actions: tablestoreList(actions)}
+	for _, c := range f.Codes {
+		if !strings.HasPrefix(c, "OTS") {
+			return otsemu.Faults{}, fmt.Errorf("--fault-codes: %q is not a Tablestore error code (OTSServerBusy, OTSRowOperationConflict, OTSTimeout, ...)", c)
+		}
+	}
+	return f, nil
+}
+
+func tablestoreList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // tablestoreEnv returns the variable's value, or def when it is unset or empty.
