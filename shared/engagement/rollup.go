@@ -53,6 +53,17 @@ func (s *Service) Rollup(ctx context.Context) (RollupReport, error) {
 	if err != nil {
 		return rep, fmt.Errorf("repair: %w", err)
 	}
+	// A corrected video counter is cached with its wrong value under an older generation that
+	// nothing newer may come to replace: drop it, and the next read takes the row's.
+	var vids []string
+	for _, rc := range rep.Repair.fixed {
+		if _, ok := rc.def.Owner.(videoOwner); ok {
+			vids = append(vids, rc.c.Ref)
+		}
+	}
+	if err := s.ForgetCounts(ctx, vids...); err != nil {
+		s.log.WarnContext(ctx, "dropping cached counters after a recount failed; they expire on their own", "err", err)
+	}
 	return rep, nil
 }
 
