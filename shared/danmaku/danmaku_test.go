@@ -623,3 +623,23 @@ func TestLocalCacheRefusesARenderOlderThanAChange(t *testing.T) {
 		t.Fatalf("%d records", c.n)
 	}
 }
+
+// TestDanmakuWritesWithoutATokenAre401: posting, recalling and reporting need a signed-in user.
+func TestDanmakuWritesWithoutATokenAre401(t *testing.T) {
+	h := newHarness(t, nil)
+	vid := h.video("owner")
+	a := h.post("alice", vid, map[string]any{"time_ms": 100, "text": "mine"})
+	for _, r := range []struct{ method, path string }{
+		{"POST", "/api/v1/videos/" + vid + "/danmaku"},
+		{"DELETE", "/api/v1/danmaku/" + a.ID},
+		{"POST", "/api/v1/danmaku/" + a.ID + "/report"},
+	} {
+		t.Run(r.method+" "+r.path, func(t *testing.T) {
+			resp, b := h.call(r.method, r.path, "", map[string]any{"time_ms": 1, "text": "x", "reason": "spam"})
+			h.problem(401, "authentication_required", resp, b)
+		})
+	}
+	if doc := h.segment(vid, 1); len(doc.Items) != 1 || doc.Items[0].ID != a.ID || h.danmakuCount(vid) != 1 {
+		t.Fatalf("an anonymous request changed the danmaku: %+v, counter %d", doc.Items, h.danmakuCount(vid))
+	}
+}
