@@ -259,6 +259,9 @@ func TestXMLHasTheEightFieldPAndEscapesText(t *testing.T) {
 	if strings.Contains(string(body), "<script>") || !strings.Contains(string(body), "&lt;script&gt;") || !strings.Contains(string(body), "&amp; co") {
 		t.Fatalf("not escaped: %s", body)
 	}
+	if strings.Contains(string(body), "alice") || strings.Contains(string(body), "bob") {
+		t.Fatalf("a user id leaked: %s", body)
+	}
 	var doc xmlDoc
 	if err := xml.Unmarshal(body, &doc); err != nil {
 		t.Fatalf("%v in %s", err, body)
@@ -317,6 +320,9 @@ func TestDPlayerV3Layout(t *testing.T) {
 		}
 		if tm != 1.5 || typ != 1 || color != 0x0000ff || author != Sender("alice") || text != "&lt;b&gt;bold&lt;/b&gt;" {
 			t.Fatalf("row %v %v %v %q %q", tm, typ, color, author, text)
+		}
+		if strings.Contains(string(body), "alice") || strings.Contains(string(body), "bob") {
+			t.Fatalf("a user id leaked: %s", body)
 		}
 	}
 	resp, body = h.call("GET", "/api/v1/dplayer/v3/?id="+vid+"&max=1", "", nil)
