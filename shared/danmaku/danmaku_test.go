@@ -367,6 +367,13 @@ func TestHeatmapSumsToTheDanmakuCount(t *testing.T) {
 	for i, ms := range times {
 		h.post(fmt.Sprintf("u%d", i), vid, map[string]any{"time_ms": ms, "text": "x"})
 	}
+	// One more, hidden by reports: in neither the heatmap nor the count.
+	spam := h.post("troll", vid, map[string]any{"time_ms": 20000, "text": "spam"})
+	for _, u := range []string{"r1", "r2", "r3", "r4", "r5"} {
+		if resp, b := h.call("POST", "/api/v1/danmaku/"+spam.ID+"/report", u, nil); resp.StatusCode != 202 {
+			t.Fatalf("report: %d %s", resp.StatusCode, b)
+		}
+	}
 	resp, body := h.call("GET", "/api/v1/videos/"+vid+"/danmaku/heatmap?bucket_s=10", "", nil)
 	var pts []HeatPoint
 	if resp.StatusCode != 200 || json.Unmarshal(body, &pts) != nil {
@@ -381,6 +388,13 @@ func TestHeatmapSumsToTheDanmakuCount(t *testing.T) {
 	}
 	if len(pts) != 60 || sum != int64(len(times)) || sum != h.danmakuCount(vid) || pts[0].Value != 2 || pts[1].Value != 1 || pts[3].Value != 2 || pts[59].Value != 1 {
 		t.Fatalf("%d points, sum %d, counter %d: %s", len(pts), sum, h.danmakuCount(vid), body)
+	}
+	// A recount (rollup's drift repair) agrees with the outputs.
+	if err := h.eng.Ledger.Flag(context.Background(), "test", engagement.Counter{Kind: engagement.VideoDanmaku, Ref: vid}); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := h.eng.Ledger.Repair(context.Background()); err != nil || rep.Recounted != 1 || rep.Corrected != 0 {
+		t.Fatalf("recount: %+v %v", rep, err)
 	}
 }
 
@@ -524,6 +538,20 @@ func TestReportsHideADanmaku(t *testing.T) {
 	}
 	resp, b := h.call("POST", "/api/v1/danmaku/"+a.ID+"/report", "u9", map[string]string{"reason": strings.Repeat("r", 201)})
 	h.problem(400, "invalid_reason", resp, b)
+	// A hidden danmaku leaves the video's count with the outputs, once, and its sender's
+	// recall then moves the count no further.
+	if got := h.danmakuCount(vid); got != 0 {
+		t.Fatalf("counter %d after hiding the only danmaku", got)
+	}
+	if resp, b := h.call("DELETE", "/api/v1/danmaku/"+a.ID, "troll", nil); resp.StatusCode != 204 {
+		t.Fatalf("recalling a hidden danmaku: %d %s", resp.StatusCode, b)
+	}
+	if got := h.danmakuCount(vid); got != 0 {
+		t.Fatalf("counter %d after recalling a hidden danmaku", got)
+	}
+	if rep, err := h.eng.Ledger.Repair(context.Background()); err != nil || rep.Intents != 0 {
+		t.Fatalf("intents left: %+v %v", rep, err)
+	}
 }
 
 func TestConcurrentPostsToOneSegmentAppearOnceInEveryFormat(t *testing.T) {
