@@ -538,6 +538,16 @@ func TestReportsHideADanmaku(t *testing.T) {
 	}
 	resp, b := h.call("POST", "/api/v1/danmaku/"+a.ID+"/report", "u9", map[string]string{"reason": strings.Repeat("r", 201)})
 	h.problem(400, "invalid_reason", resp, b)
+	t.Run("an unknown danmaku is danmaku_not_found", func(t *testing.T) {
+		resp, b := h.call("POST", "/api/v1/danmaku/12345/report", "u9", nil)
+		h.problem(404, "danmaku_not_found", resp, b)
+	})
+	t.Run("a danmaku of a private video is danmaku_not_found to strangers", func(t *testing.T) {
+		priv := h.video("owner", func(v *vodfc.Video) { v.Visibility = vodfc.Private })
+		d := h.post("owner", priv, map[string]any{"time_ms": 100, "text": "mine"})
+		resp, b := h.call("POST", "/api/v1/danmaku/"+d.ID+"/report", "u9", nil)
+		h.problem(404, "danmaku_not_found", resp, b)
+	})
 	// A hidden danmaku leaves the video's count with the outputs, once, and its sender's
 	// recall then moves the count no further.
 	if got := h.danmakuCount(vid); got != 0 {
