@@ -347,11 +347,18 @@ func (s *Service) Recall(ctx context.Context, userID, id string) error {
 	if err != nil {
 		return err
 	}
-	err = s.db.Delete(ctx, tablestore.Danmaku.Name, rowKey(l.videoID, l.timeMS, l.id), tablestore.IfExists())
+	key := rowKey(l.videoID, l.timeMS, l.id)
+	err = s.db.Delete(ctx, tablestore.Danmaku.Name, key, tablestore.IfExists().Where(visible...))
 	mark := tablestore.Write{Table: tablestore.DanmakuIDs.Name, Key: tablestore.K("danmaku_id", l.id),
 		Update: &tablestore.Change{Set: tablestore.Cols{colRecalled: s.eng.Now().UnixMilli()}}, Cond: tablestore.IfExists()}
-	if tablestore.IsConditionFailed(err) { // recalled meanwhile (or its post died before the row)
+	if tablestore.IsConditionFailed(err) {
+		// Hidden by reports (no longer counted), recalled meanwhile, or its post died before
+		// the row: remove what is left without counting.
+		if err := s.db.Delete(ctx, tablestore.Danmaku.Name, key, tablestore.Always); err != nil {
+			return engagement.StorageError(err)
+		}
 		op.End(ctx, mark)
+		s.invalidate(ctx, l.videoID, Segment(l.timeMS))
 		return nil
 	}
 	if err != nil {
@@ -402,22 +409,46 @@ func (s *Service) Report(ctx context.Context, userID, id, reason string) error {
 		return engagement.StorageError(err)
 	}
 	if res[colReports] >= int64(s.cfg.HideAfterReports) {
-		if _, err := s.db.Update(ctx, tablestore.Danmaku.Name, rowKey(l.videoID, l.timeMS, l.id),
-			tablestore.Change{Set: tablestore.Cols{colHidden: true}}, tablestore.IfExists()); err != nil && !tablestore.IsConditionFailed(err) {
-			return engagement.StorageError(err)
-		}
-		s.invalidate(ctx, l.videoID, Segment(l.timeMS))
+		return s.hide(ctx, l)
 	}
 	return nil
 }
 
-// countVideo is the truth of video.danmaku: the danmaku rows of the video (hidden ones too:
-// they were posted and not recalled).
+// hide takes a reported danmaku out of every output and out of the video's count, once: the
+// update passes only on a visible row, so racing reports (or a racing recall) move the
+// counter once between them.
+func (s *Service) hide(ctx context.Context, l located) error {
+	target := engagement.Counter{Kind: engagement.VideoDanmaku, Ref: l.videoID}
+	op, err := s.eng.Ledger.Begin(ctx, "danmaku_hide", []engagement.Counter{target})
+	if err != nil {
+		return err
+	}
+	_, err = s.db.Update(ctx, tablestore.Danmaku.Name, rowKey(l.videoID, l.timeMS, l.id),
+		tablestore.Change{Set: tablestore.Cols{colHidden: true}}, tablestore.IfExists().Where(visible...))
+	if tablestore.IsConditionFailed(err) { // hidden or recalled already
+		op.End(ctx)
+		return nil
+	}
+	if err != nil {
+		return engagement.StorageError(err)
+	}
+	snap, err := op.Add(ctx, target, -1)
+	if err != nil {
+		return engagement.StorageError(err)
+	}
+	op.End(ctx)
+	s.eng.CacheSnapshot(ctx, l.videoID, snap)
+	s.invalidate(ctx, l.videoID, Segment(l.timeMS))
+	return nil
+}
+
+// countVideo is the truth of video.danmaku: the danmaku of the video that players show (not
+// recalled, not hidden by reports), so the count matches what the outputs hold.
 func (s *Service) countVideo(ctx context.Context, videoID string) (int64, error) {
 	var n int64
 	err := s.db.Scan(ctx, tablestore.Danmaku.Name, tablestore.Range{
 		Start: tablestore.K("video_id", videoID, "segment", tablestore.Min, "time_ms", tablestore.Min, "danmaku_id", tablestore.Min),
 		End:   tablestore.K("video_id", videoID, "segment", tablestore.Max, "time_ms", tablestore.Max, "danmaku_id", tablestore.Max),
-		Cols:  []string{colMode}}, func(*tablestore.Row) error { n++; return nil })
+		Cols:  []string{colMode, colHidden}, Where: visible}, func(*tablestore.Row) error { n++; return nil })
 	return n, err
 }

@@ -259,6 +259,9 @@ func TestXMLHasTheEightFieldPAndEscapesText(t *testing.T) {
 	if strings.Contains(string(body), "<script>") || !strings.Contains(string(body), "&lt;script&gt;") || !strings.Contains(string(body), "&amp; co") {
 		t.Fatalf("not escaped: %s", body)
 	}
+	if strings.Contains(string(body), "alice") || strings.Contains(string(body), "bob") {
+		t.Fatalf("a user id leaked: %s", body)
+	}
 	var doc xmlDoc
 	if err := xml.Unmarshal(body, &doc); err != nil {
 		t.Fatalf("%v in %s", err, body)
@@ -318,6 +321,9 @@ func TestDPlayerV3Layout(t *testing.T) {
 		if tm != 1.5 || typ != 1 || color != 0x0000ff || author != Sender("alice") || text != "&lt;b&gt;bold&lt;/b&gt;" {
 			t.Fatalf("row %v %v %v %q %q", tm, typ, color, author, text)
 		}
+		if strings.Contains(string(body), "alice") || strings.Contains(string(body), "bob") {
+			t.Fatalf("a user id leaked: %s", body)
+		}
 	}
 	resp, body = h.call("GET", "/api/v1/dplayer/v3/?id="+vid+"&max=1", "", nil)
 	if !strings.Contains(string(body), "from dplayer") || strings.Contains(string(body), "bold") {
@@ -361,6 +367,13 @@ func TestHeatmapSumsToTheDanmakuCount(t *testing.T) {
 	for i, ms := range times {
 		h.post(fmt.Sprintf("u%d", i), vid, map[string]any{"time_ms": ms, "text": "x"})
 	}
+	// One more, hidden by reports: in neither the heatmap nor the count.
+	spam := h.post("troll", vid, map[string]any{"time_ms": 20000, "text": "spam"})
+	for _, u := range []string{"r1", "r2", "r3", "r4", "r5"} {
+		if resp, b := h.call("POST", "/api/v1/danmaku/"+spam.ID+"/report", u, nil); resp.StatusCode != 202 {
+			t.Fatalf("report: %d %s", resp.StatusCode, b)
+		}
+	}
 	resp, body := h.call("GET", "/api/v1/videos/"+vid+"/danmaku/heatmap?bucket_s=10", "", nil)
 	var pts []HeatPoint
 	if resp.StatusCode != 200 || json.Unmarshal(body, &pts) != nil {
@@ -375,6 +388,13 @@ func TestHeatmapSumsToTheDanmakuCount(t *testing.T) {
 	}
 	if len(pts) != 60 || sum != int64(len(times)) || sum != h.danmakuCount(vid) || pts[0].Value != 2 || pts[1].Value != 1 || pts[3].Value != 2 || pts[59].Value != 1 {
 		t.Fatalf("%d points, sum %d, counter %d: %s", len(pts), sum, h.danmakuCount(vid), body)
+	}
+	// A recount (rollup's drift repair) agrees with the outputs.
+	if err := h.eng.Ledger.Flag(context.Background(), "test", engagement.Counter{Kind: engagement.VideoDanmaku, Ref: vid}); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := h.eng.Ledger.Repair(context.Background()); err != nil || rep.Recounted != 1 || rep.Corrected != 0 {
+		t.Fatalf("recount: %+v %v", rep, err)
 	}
 }
 
@@ -518,6 +538,30 @@ func TestReportsHideADanmaku(t *testing.T) {
 	}
 	resp, b := h.call("POST", "/api/v1/danmaku/"+a.ID+"/report", "u9", map[string]string{"reason": strings.Repeat("r", 201)})
 	h.problem(400, "invalid_reason", resp, b)
+	t.Run("an unknown danmaku is danmaku_not_found", func(t *testing.T) {
+		resp, b := h.call("POST", "/api/v1/danmaku/12345/report", "u9", nil)
+		h.problem(404, "danmaku_not_found", resp, b)
+	})
+	t.Run("a danmaku of a private video is danmaku_not_found to strangers", func(t *testing.T) {
+		priv := h.video("owner", func(v *vodfc.Video) { v.Visibility = vodfc.Private })
+		d := h.post("owner", priv, map[string]any{"time_ms": 100, "text": "mine"})
+		resp, b := h.call("POST", "/api/v1/danmaku/"+d.ID+"/report", "u9", nil)
+		h.problem(404, "danmaku_not_found", resp, b)
+	})
+	// A hidden danmaku leaves the video's count with the outputs, once, and its sender's
+	// recall then moves the count no further.
+	if got := h.danmakuCount(vid); got != 0 {
+		t.Fatalf("counter %d after hiding the only danmaku", got)
+	}
+	if resp, b := h.call("DELETE", "/api/v1/danmaku/"+a.ID, "troll", nil); resp.StatusCode != 204 {
+		t.Fatalf("recalling a hidden danmaku: %d %s", resp.StatusCode, b)
+	}
+	if got := h.danmakuCount(vid); got != 0 {
+		t.Fatalf("counter %d after recalling a hidden danmaku", got)
+	}
+	if rep, err := h.eng.Ledger.Repair(context.Background()); err != nil || rep.Intents != 0 {
+		t.Fatalf("intents left: %+v %v", rep, err)
+	}
 }
 
 func TestConcurrentPostsToOneSegmentAppearOnceInEveryFormat(t *testing.T) {
@@ -621,5 +665,25 @@ func TestLocalCacheRefusesARenderOlderThanAChange(t *testing.T) {
 	}
 	if c.n > maxLocalEntries {
 		t.Fatalf("%d records", c.n)
+	}
+}
+
+// TestDanmakuWritesWithoutATokenAre401: posting, recalling and reporting need a signed-in user.
+func TestDanmakuWritesWithoutATokenAre401(t *testing.T) {
+	h := newHarness(t, nil)
+	vid := h.video("owner")
+	a := h.post("alice", vid, map[string]any{"time_ms": 100, "text": "mine"})
+	for _, r := range []struct{ method, path string }{
+		{"POST", "/api/v1/videos/" + vid + "/danmaku"},
+		{"DELETE", "/api/v1/danmaku/" + a.ID},
+		{"POST", "/api/v1/danmaku/" + a.ID + "/report"},
+	} {
+		t.Run(r.method+" "+r.path, func(t *testing.T) {
+			resp, b := h.call(r.method, r.path, "", map[string]any{"time_ms": 1, "text": "x", "reason": "spam"})
+			h.problem(401, "authentication_required", resp, b)
+		})
+	}
+	if doc := h.segment(vid, 1); len(doc.Items) != 1 || doc.Items[0].ID != a.ID || h.danmakuCount(vid) != 1 {
+		t.Fatalf("an anonymous request changed the danmaku: %+v, counter %d", doc.Items, h.danmakuCount(vid))
 	}
 }

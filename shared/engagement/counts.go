@@ -14,7 +14,8 @@ import (
 // increment returned (the increment returns all five, the others moved by 0), tagged with the
 // new generation; racing writers cannot roll the cache back because an older generation never
 // overwrites a newer one. Views are flushed by rollup without moving the generation, so rollup
-// drops the cache of the videos it flushed and the next read refills it from the row.
+// drops the cache of the videos it flushed and the next read refills it from the row; it does
+// the same for a video whose counter a recount corrected.
 //
 // How stale a cached count can be: likes, favourites, comments and danmaku are written through
 // on every change, so they are current unless a cache write failed, and then at most CountsTTL

@@ -194,6 +194,9 @@ type RepairReport struct {
 	Deferred  int `json:"deferred"`  // counters left for a later run (a live change touched them)
 	Tasks     int `json:"tasks"`     // tasks finished
 	Cleared   int `json:"cleared"`   // intents deleted
+
+	// fixed are the corrected counters, so cached copies of them can be dropped.
+	fixed []*recount
 }
 
 // Flag asks the next Repair to recount counters now (an operator's or a handler's suspicion):
@@ -323,6 +326,7 @@ func (l *Ledger) Repair(ctx context.Context) (RepairReport, error) {
 				continue
 			default:
 				rep.Corrected++
+				rep.fixed = append(rep.fixed, rc)
 				l.log.InfoContext(ctx, "counter corrected by recount", "counter", rc.c.String(), "was", rc.value, "now", rc.truth)
 			}
 		}

@@ -295,3 +295,44 @@ func TestEngagementSummaryIsOneBatch(t *testing.T) {
 	})
 	_ = http.StatusOK
 }
+
+// TestEveryWriteWithoutATokenIs401: each route that changes something, or reads "me", refuses
+// an anonymous caller before it looks at anything else, and changes nothing.
+func TestEveryWriteWithoutATokenIs401(t *testing.T) {
+	h := newHarness(t)
+	vid := h.video("owner")
+	c := h.comment("alice", vid, "hello", "")
+	f := h.folder("alice", "Later")
+	for _, r := range []struct{ method, path string }{
+		{"PUT", "/api/v1/videos/" + vid + "/like"},
+		{"DELETE", "/api/v1/videos/" + vid + "/like"},
+		{"GET", "/api/v1/me/likes"},
+		{"GET", "/api/v1/me/engagement?videos=" + vid},
+		{"GET", "/api/v1/me/favourites/folders"},
+		{"POST", "/api/v1/me/favourites/folders"},
+		{"PATCH", "/api/v1/me/favourites/folders/" + f.ID},
+		{"DELETE", "/api/v1/me/favourites/folders/" + f.ID},
+		{"GET", "/api/v1/me/favourites/folders/" + f.ID + "/videos"},
+		{"PUT", "/api/v1/me/favourites/folders/default/videos/" + vid},
+		{"DELETE", "/api/v1/me/favourites/folders/default/videos/" + vid},
+		{"POST", "/api/v1/videos/" + vid + "/comments"},
+		{"DELETE", "/api/v1/comments/" + c.ID},
+		{"PUT", "/api/v1/comments/" + c.ID + "/like"},
+		{"DELETE", "/api/v1/comments/" + c.ID + "/like"},
+	} {
+		t.Run(r.method+" "+r.path, func(t *testing.T) {
+			var body any
+			if r.method == "POST" || r.method == "PATCH" {
+				body = map[string]string{"name": "x", "text": "x"}
+			}
+			code, hdr, b := h.call(r.method, r.path, "", body, nil)
+			h.problem(401, "authentication_required", code, hdr, b)
+		})
+	}
+	if got := h.counts(vid); got.Likes != 0 || got.Favourites != 0 || got.Comments != 1 {
+		t.Fatalf("an anonymous request changed the counters: %+v", got)
+	}
+	if fs, err := h.svc.Folders(context.Background(), "alice"); err != nil || len(fs) != 2 {
+		t.Fatalf("folders %+v %v", fs, err)
+	}
+}

@@ -17,9 +17,10 @@ import (
 // than every earlier batch's, applies it, and drops it. Applying batch b to a row is one
 // conditional update: add the batch's increments and set the row's batch column to b, only if
 // that column is below b. A run killed half way leaves the batch in Redis; the next run applies
-// it again and the rows that already took it refuse. Batches are applied oldest first and a new
-// one is only rotated after every open one was dropped, so "below b" means "not yet applied":
-// two overlapping runs may both apply a batch, and each row takes it once.
+// it again and the rows that already took it refuse. A new batch is only rotated when no batch
+// is open (Redis refuses otherwise), and a batch is dropped only once applied to every row, so
+// "below b" means "not yet applied": two overlapping runs may both apply a batch, and each row
+// takes it once.
 
 // Columns of the batch bookkeeping on the daily stats row.
 const colFlushBatch = "flush_batch"
@@ -53,27 +54,47 @@ func (s *Service) Rollup(ctx context.Context) (RollupReport, error) {
 	if err != nil {
 		return rep, fmt.Errorf("repair: %w", err)
 	}
+	// A corrected video counter is cached with its wrong value under an older generation that
+	// nothing newer may come to replace: drop it, and the next read takes the row's.
+	var vids []string
+	for _, rc := range rep.Repair.fixed {
+		if _, ok := rc.def.Owner.(videoOwner); ok {
+			vids = append(vids, rc.c.Ref)
+		}
+	}
+	if err := s.ForgetCounts(ctx, vids...); err != nil {
+		s.log.WarnContext(ctx, "dropping cached counters after a recount failed; they expire on their own", "err", err)
+	}
 	return rep, nil
 }
 
 // Flush applies every open batch, then rotates the pending tallies into a new batch and
-// applies that.
+// applies that. A rotation is refused while a batch is open (an overlapping run rotated one
+// since this run listed them): this run then helps apply it, and tries again.
 func (s *Service) Flush(ctx context.Context) (FlushReport, error) {
 	var rep FlushReport
-	open, err := s.rdb.OpenBatches(ctx)
-	if err != nil {
-		return rep, err
-	}
-	for _, id := range open {
-		if err := s.applyBatch(ctx, id, &rep); err != nil {
+	for attempt := 0; ; attempt++ {
+		open, err := s.rdb.OpenBatches(ctx)
+		if err != nil {
 			return rep, err
 		}
+		for _, id := range open {
+			if err := s.applyBatch(ctx, id, &rep); err != nil {
+				return rep, err
+			}
+		}
+		id, err := s.rdb.RotateTallies(ctx)
+		if errors.Is(err, redis.ErrBatchOpen) {
+			if attempt < 3 {
+				continue
+			}
+			return rep, nil // the runs rotating meanwhile apply what they rotated
+		}
+		if err != nil || id == 0 {
+			return rep, err
+		}
+		return rep, s.applyBatch(ctx, id, &rep)
 	}
-	id, err := s.rdb.RotateTallies(ctx)
-	if err != nil || id == 0 {
-		return rep, err
-	}
-	return rep, s.applyBatch(ctx, id, &rep)
 }
 
 // chunk is how many row updates go in one BatchWriteRow (the service's limit).

@@ -2,12 +2,14 @@ package engagement
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
 	"time"
 
 	"vodfc.dev/local/otsemu"
+	"vodfc.dev/vodfc/redis"
 	"vodfc.dev/vodfc/tablestore"
 )
 
@@ -161,5 +163,92 @@ func TestFlushAppliesEachBatchOnce(t *testing.T) {
 	// Nothing pending: a flush is a no-op, and re-applying the dropped batch changes nothing.
 	if rep, err := h.svc.Flush(ctx); err != nil || rep.Batches != 0 {
 		t.Fatalf("idle flush: %+v %v", rep, err)
+	}
+}
+
+// TestOverlappingFlushesApplyEveryViewOnce: two rollup runs overlap. Run A rotates the pending
+// views into its batch and is slow to apply it; run B, which found no open batch just before,
+// arrives while more views come in. Whatever B does, no view is lost or counted twice.
+func TestOverlappingFlushesApplyEveryViewOnce(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	vid := h.video("owner")
+	today := Day(time.UnixMilli(h.now.Load()))
+	tally := func(n int64) {
+		t.Helper()
+		if err := h.svc.rdb.AddTallies(ctx, redis.Tally{VideoID: vid, Day: today, Column: "views", Delta: n}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tally(3)
+	idA, err := h.svc.rdb.RotateTallies(ctx) // run A
+	if err != nil || idA == 0 {
+		t.Fatalf("rotating: %d %v", idA, err)
+	}
+	tally(4)
+	// Run B's rotation comes after A's, while A's batch is still open.
+	if idB, err := h.svc.rdb.RotateTallies(ctx); err != nil && !errors.Is(err, redis.ErrBatchOpen) {
+		t.Fatal(err)
+	} else if idB != 0 {
+		var rep FlushReport
+		if err := h.svc.applyBatch(ctx, idB, &rep); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var rep FlushReport
+	if err := h.svc.applyBatch(ctx, idA, &rep); err != nil { // run A goes on
+		t.Fatal(err)
+	}
+	if _, err := h.svc.Flush(ctx); err != nil { // the next tick
+		t.Fatal(err)
+	}
+	if got, daily := h.counts(vid).Views, h.stats(vid).Int("views"); got != 7 || daily != 7 {
+		t.Fatalf("views %d, daily %d, want 7", got, daily)
+	}
+}
+
+// TestConcurrentFlushesUnderLiveTrafficCountEveryViewOnce: flushes run back to back from several
+// goroutines (overlapping timer runs) while views keep being counted.
+func TestConcurrentFlushesUnderLiveTrafficCountEveryViewOnce(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	vids := []string{h.video("owner"), h.video("owner"), h.video("owner")}
+	today := Day(time.UnixMilli(h.now.Load()))
+	stop := make(chan struct{})
+	var flushers sync.WaitGroup
+	for range 3 {
+		flushers.Add(1)
+		go func() {
+			defer flushers.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := h.svc.Flush(ctx); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	var want [3]int64
+	for i := range 300 {
+		v := i % 3
+		if err := h.svc.rdb.AddTallies(ctx, redis.Tally{VideoID: vids[v], Day: today, Column: "views", Delta: 1}); err != nil {
+			t.Fatal(err)
+		}
+		want[v]++
+	}
+	close(stop)
+	flushers.Wait()
+	if _, err := h.svc.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range vids {
+		if got, daily := h.counts(v).Views, h.stats(v).Int("views"); got != want[i] || daily != want[i] {
+			t.Fatalf("video %d: views %d, daily %d, want %d", i, got, daily, want[i])
+		}
 	}
 }

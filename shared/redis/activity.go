@@ -199,9 +199,12 @@ func (c *Client) AddTallies(ctx context.Context, ts ...Tally) error {
 }
 
 // rotateScript turns the pending hash into batch max(server time ms, last id + 1), so ids grow
-// even if the server clock steps back, and records it among the open batches.
+// even if the server clock steps back, and records it among the open batches. It refuses (-1)
+// while a batch is open: a row that took batch b is then sure to have taken every batch below
+// b, which is what lets it refuse them.
 var rotateScript = goredis.NewScript(nowMillisLua + `
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('ZCARD', KEYS[2]) > 0 then return -1 end
 local last = tonumber(redis.call('GET', KEYS[3]) or '0')
 local id = math.max(now, last + 1)
 redis.call('SET', KEYS[3], id)
@@ -210,12 +213,20 @@ redis.call('ZADD', KEYS[2], id, id)
 return id
 `)
 
+// ErrBatchOpen is RotateTallies' refusal while a batch is open: apply and drop the open batches
+// (OpenBatches), then rotate again.
+var ErrBatchOpen = errors.New("redis: a tally batch is still open")
+
 // RotateTallies closes the pending hash as a new batch and returns its id (0 when nothing was
-// pending). Callers finish every open batch first (OpenBatches): a batch id only means
-// something to the rows if batches are applied in order.
+// pending). It returns ErrBatchOpen while an earlier batch is open, as when another flush
+// rotated one since the caller listed them: a batch id only means something to the rows if
+// each batch is applied everywhere before the next exists.
 func (c *Client) RotateTallies(ctx context.Context) (int64, error) {
 	id, err := rotateScript.Run(ctx, c.rdb, []string{c.key(keyPending), c.key(keyBatches), c.key(keyLastBatch)},
 		c.key(prefixBatch)).Int64()
+	if err == nil && id < 0 {
+		return 0, ErrBatchOpen
+	}
 	return id, wrap(err)
 }
 
