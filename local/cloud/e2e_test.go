@@ -532,35 +532,72 @@ func TestUploadFiresTheOSSTrigger(t *testing.T) {
 	}
 }
 
+// TestTimersByCronAndByHand fires timers on both runtimes, each by its cron on the shared
+// clock and by hand through the console; every firing is an async invocation.
 func TestTimersByCronAndByHand(t *testing.T) {
-	// By cron: move the shared clock to the next 03:00 UTC; the nightly trigger fires then.
-	var due time.Time
-	for _, st := range cl.Scheduler.Status() {
-		if st.Function == "timer-go1" && st.Trigger == "nightly" {
-			due = st.Next
+	next := func(fn, trigger string) time.Time {
+		t.Helper()
+		for _, st := range cl.Scheduler.Status() {
+			if st.Function == fn && st.Trigger == trigger {
+				return st.Next
+			}
+		}
+		t.Fatalf("%s/%s is not scheduled", fn, trigger)
+		return time.Time{}
+	}
+	fired := func(att fcemu.Invocation, trigger string) {
+		t.Helper()
+		if att.Status != fcemu.StatusSucceeded || att.Trigger != trigger || att.Kind != fcemu.KindAsync || att.RetryCount != 0 {
+			t.Errorf("%s firing: %+v", trigger, att)
 		}
 	}
-	if due.IsZero() || due.Hour() != 3 {
-		t.Fatalf("nightly is not scheduled for 03:00: %v", due)
+
+	// By cron, go1: move the shared clock to the next 03:00 UTC; the nightly trigger fires then.
+	due := next("timer-go1", "nightly")
+	if due.Hour() != 3 || due.Minute() != 0 || due.Second() != 0 {
+		t.Fatalf("nightly is not scheduled for 03:00:00: %v", due)
 	}
 	if err := cl.Clock.Advance(cl.Clock.Until(due)); err != nil {
 		t.Fatal(err)
 	}
-	marker := "timer nightly at " + due.Format(time.RFC3339) + ` payload {"job":"nightly"}`
-	att := asyncAttempts(t, "timer-go1", marker, 1)
-	if att[0].Status != fcemu.StatusSucceeded || att[0].Trigger != "nightly" {
-		t.Errorf("cron firing: %+v", att[0])
-	}
+	marker := "timer nightly at " + due.UTC().Format(time.RFC3339) + ` payload {"job":"nightly"}`
+	fired(asyncAttempts(t, "timer-go1", marker, 1)[0], "nightly")
 
-	// By hand, on a disabled trigger of a custom runtime function, through the console.
+	// By cron, custom runtime: a seconds field and CRON_TZ (Shanghai is a whole 8 hours ahead,
+	// so xx:15:30 there is xx:15:30 UTC).
+	due = next("timer-custom", "hourly")
+	if due.Minute() != 15 || due.Second() != 30 {
+		t.Fatalf("hourly is not scheduled for xx:15:30: %v", due)
+	}
+	if err := cl.Clock.Advance(cl.Clock.Until(due)); err != nil {
+		t.Fatal(err)
+	}
+	marker = "timer hourly at " + due.UTC().Format(time.RFC3339) + ` payload {"job":"hourly"}`
+	fired(asyncAttempts(t, "timer-custom", marker, 1)[0], "hourly")
+
+	// By hand, custom runtime, on a disabled trigger, through the console.
 	resp, body := call(t, "POST", "/_local/timers/timer-custom/weekly", nil)
 	if resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("fire now: %d %s", resp.StatusCode, body)
 	}
-	att = asyncAttempts(t, "timer-custom", "timer weekly at", 1)
-	if att[0].Status != fcemu.StatusSucceeded || !strings.Contains(att[0].Log, "payload by hand") {
+	att := asyncAttempts(t, "timer-custom", "timer weekly at", 1)
+	fired(att[0], "weekly")
+	if !strings.Contains(att[0].Log, "payload by hand") {
 		t.Errorf("fire-now: %+v", att[0])
 	}
+
+	// By hand, go1: one more nightly run than the cron made, with the trigger's payload.
+	before := len(asyncAttempts(t, "timer-go1", "timer nightly at", 1))
+	resp, body = call(t, "POST", "/_local/timers/timer-go1/nightly", nil)
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("fire now: %d %s", resp.StatusCode, body)
+	}
+	att = asyncAttempts(t, "timer-go1", "timer nightly at", before+1)
+	fired(att[len(att)-1], "nightly")
+	if !strings.Contains(att[len(att)-1].Log, `payload {"job":"nightly"}`) {
+		t.Errorf("fire-now: %+v", att[len(att)-1])
+	}
+
 	resp, body = call(t, "POST", "/_local/timers/timer-custom/nope", nil)
 	problem(t, resp, body, http.StatusNotFound, "TimerNotFound")
 }
