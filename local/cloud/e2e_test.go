@@ -629,6 +629,20 @@ func TestConsole(t *testing.T) {
 	if last["requestId"] != e.RequestID {
 		t.Errorf("newest invocation %v is not the request just made (%s)", last["requestId"], e.RequestID)
 	}
+	// A failed invocation shows its error and the function's output.
+	resp, body = call(t, "POST", "/_local/invoke/media-go1", bytes.NewReader(ossEvent("e2e-media", "inbox/console-fail.json")))
+	if resp.StatusCode != http.StatusBadGateway || resp.Header.Get("x-fc-error-type") == "" {
+		t.Fatalf("failing console invoke: %d %s", resp.StatusCode, body)
+	}
+	resp, body = call(t, "GET", "/_local/invocations?function=media-go1&limit=1", nil)
+	var failed []struct {
+		Status, Trigger, Error, Log string
+		RetryCount                  int
+	}
+	if err := json.Unmarshal(body, &failed); err != nil || len(failed) != 1 || failed[0].Status != fcemu.StatusFailed ||
+		!strings.Contains(failed[0].Error, "cannot process inbox/console-fail.json") || !strings.Contains(failed[0].Log, "console-fail.json") {
+		t.Errorf("failed invocation in the console: %d %s", resp.StatusCode, body)
+	}
 	resp, body = call(t, "GET", "/_local/invocations?limit=zero", nil)
 	problem(t, resp, body, http.StatusBadRequest, "BadLimit")
 
