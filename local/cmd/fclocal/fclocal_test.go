@@ -154,6 +154,24 @@ func TestUpServesThenStopsOnInterrupt(t *testing.T) {
 		}
 	}
 
+	// `fclocal invoke` finds the running cloud at --addr and invokes through it, with an event
+	// from a file that `fclocal event` wrote.
+	evFile := filepath.Join(t.TempDir(), "http.json")
+	ev, _, err := run(t, "", "event", "http", "--path", "/api/v1/go1/echo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(evFile, []byte(ev), 0o644)
+	invOut, invErr, err := run(t, "", "invoke", "web-go1", "--event", evFile, "--addr", strings.TrimPrefix(gw[1], "http://"))
+	var res struct {
+		StatusCode int    `json:"statusCode"`
+		Body       string `json:"body"`
+	}
+	if err != nil || !strings.Contains(invErr, "on the local cloud at "+gw[1]) || json.Unmarshal([]byte(invOut), &res) != nil ||
+		res.StatusCode != 200 || !strings.Contains(res.Body, `"path":"/api/v1/go1/echo"`) {
+		t.Errorf("invoke on the running cloud: %v\nstdout %s\nstderr %s", err, invOut, invErr)
+	}
+
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
 	}
