@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -419,6 +420,21 @@ func asyncAttempts(t *testing.T, fn, marker string, want int) []fcemu.Invocation
 	return got
 }
 
+// runTag keeps the keys of one run of a test apart from an earlier run's (go test -count=2),
+// whose invocations are still in the log.
+func runTag() string { return strconv.FormatInt(time.Now().UnixNano(), 10) }
+
+// countLogged counts the finished invocations of fn whose output contains marker.
+func countLogged(fn, marker string) int {
+	n := 0
+	for _, inv := range cl.FC.Invocations(fn, 0) {
+		if strings.Contains(inv.Log, marker) && inv.Status != fcemu.StatusRunning {
+			n++
+		}
+	}
+	return n
+}
+
 func TestOSSEventsWithRetriesAndOnFailure(t *testing.T) {
 	cases := []struct {
 		runtime, function, trigger, prefix, suffix string
@@ -427,9 +443,10 @@ func TestOSSEventsWithRetriesAndOnFailure(t *testing.T) {
 		{"custom", "media-custom", "uploads", "uploads/", "", 2},
 		{"go1", "media-go1", "inbox", "inbox/", ".json", 1},
 	}
+	tag := runTag()
 	for _, c := range cases {
 		t.Run(c.runtime, func(t *testing.T) {
-			ok := c.prefix + c.runtime + "-ok" + c.suffix
+			ok := c.prefix + c.runtime + "-" + tag + "-ok" + c.suffix
 			if err := cl.FC.InvokeAsync(context.Background(), c.function, c.trigger, ossEvent("e2e-media", ok)); err != nil {
 				t.Fatal(err)
 			}
@@ -439,7 +456,7 @@ func TestOSSEventsWithRetriesAndOnFailure(t *testing.T) {
 				t.Fatalf("OSS event: %+v", att[0])
 			}
 
-			bad := c.prefix + c.runtime + "-fail" + c.suffix
+			bad := c.prefix + c.runtime + "-" + tag + "-fail" + c.suffix
 			if err := cl.FC.InvokeAsync(context.Background(), c.function, c.trigger, ossEvent("e2e-media", bad)); err != nil {
 				t.Fatal(err)
 			}
@@ -503,17 +520,18 @@ func TestUploadFiresTheOSSTrigger(t *testing.T) {
 			t.Fatalf("PutObject %s: %v", key, err)
 		}
 	}
-	put("uploads/sdk/video one.mp4")
-	att := asyncAttempts(t, "media-custom", "e2e-media/uploads/sdk/video one.mp4", 1)
+	tag := runTag()
+	put("uploads/sdk/" + tag + "/video one.mp4")
+	att := asyncAttempts(t, "media-custom", "e2e-media/uploads/sdk/"+tag+"/video one.mp4", 1)
 	if att[0].Status != fcemu.StatusSucceeded || att[0].Trigger != "uploads" ||
-		!strings.Contains(att[0].Log, "object ObjectCreated:PutObject e2e-media/uploads/sdk/video one.mp4 retry=0") {
+		!strings.Contains(att[0].Log, "object ObjectCreated:PutObject e2e-media/uploads/sdk/"+tag+"/video one.mp4 retry=0") {
 		t.Fatalf("upload event: %+v", att[0])
 	}
 
 	// media-go1 watches inbox/ for .json only.
 	put("inbox/ignored.txt")
-	put("inbox/order.json")
-	att = asyncAttempts(t, "media-go1", "e2e-media/inbox/order.json", 1)
+	put("inbox/" + tag + "-order.json")
+	att = asyncAttempts(t, "media-go1", "e2e-media/inbox/"+tag+"-order.json", 1)
 	if att[0].Status != fcemu.StatusSucceeded {
 		t.Fatalf("inbox event: %+v", att[0])
 	}
@@ -525,8 +543,8 @@ func TestUploadFiresTheOSSTrigger(t *testing.T) {
 	// A function's output prefix (media/) fires nothing.
 	before := len(cl.FC.Invocations("media-custom", 0))
 	put("media/v1/master.m3u8")
-	put("uploads/sdk/after.mp4") // something to wait for before counting
-	asyncAttempts(t, "media-custom", "e2e-media/uploads/sdk/after.mp4", 1)
+	put("uploads/sdk/" + tag + "/after.mp4") // something to wait for before counting
+	asyncAttempts(t, "media-custom", "e2e-media/uploads/sdk/"+tag+"/after.mp4", 1)
 	if n := len(cl.FC.Invocations("media-custom", 0)) - before; n != 1 {
 		t.Errorf("%d invocations for one upload under uploads/ and one write under media/", n)
 	}
@@ -575,19 +593,21 @@ func TestTimersByCronAndByHand(t *testing.T) {
 	marker = "timer hourly at " + due.UTC().Format(time.RFC3339) + ` payload {"job":"hourly"}`
 	fired(asyncAttempts(t, "timer-custom", marker, 1)[0], "hourly")
 
-	// By hand, custom runtime, on a disabled trigger, through the console.
+	// By hand, custom runtime, on a disabled trigger, through the console: one more weekly run
+	// than before (an earlier run of this test may have fired it already).
+	weekly := countLogged("timer-custom", "timer weekly at")
 	resp, body := call(t, "POST", "/_local/timers/timer-custom/weekly", nil)
 	if resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("fire now: %d %s", resp.StatusCode, body)
 	}
-	att := asyncAttempts(t, "timer-custom", "timer weekly at", 1)
-	fired(att[0], "weekly")
-	if !strings.Contains(att[0].Log, "payload by hand") {
-		t.Errorf("fire-now: %+v", att[0])
+	att := asyncAttempts(t, "timer-custom", "timer weekly at", weekly+1)
+	fired(att[len(att)-1], "weekly")
+	if !strings.Contains(att[len(att)-1].Log, "payload by hand") {
+		t.Errorf("fire-now: %+v", att[len(att)-1])
 	}
 
 	// By hand, go1: one more nightly run than the cron made, with the trigger's payload.
-	before := len(asyncAttempts(t, "timer-go1", "timer nightly at", 1))
+	before := countLogged("timer-go1", "timer nightly at")
 	resp, body = call(t, "POST", "/_local/timers/timer-go1/nightly", nil)
 	if resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("fire now: %d %s", resp.StatusCode, body)
