@@ -38,7 +38,7 @@ bench: require
 
 ## lint: gofmt and go vet
 lint:
-	@out=$$(gofmt -l shared local functions); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l shared local functions bench); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PACKAGES)
 
 require:

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -419,6 +420,21 @@ func asyncAttempts(t *testing.T, fn, marker string, want int) []fcemu.Invocation
 	return got
 }
 
+// runTag keeps the keys of one run of a test apart from an earlier run's (go test -count=2),
+// whose invocations are still in the log.
+func runTag() string { return strconv.FormatInt(time.Now().UnixNano(), 10) }
+
+// countLogged counts the finished invocations of fn whose output contains marker.
+func countLogged(fn, marker string) int {
+	n := 0
+	for _, inv := range cl.FC.Invocations(fn, 0) {
+		if strings.Contains(inv.Log, marker) && inv.Status != fcemu.StatusRunning {
+			n++
+		}
+	}
+	return n
+}
+
 func TestOSSEventsWithRetriesAndOnFailure(t *testing.T) {
 	cases := []struct {
 		runtime, function, trigger, prefix, suffix string
@@ -427,9 +443,10 @@ func TestOSSEventsWithRetriesAndOnFailure(t *testing.T) {
 		{"custom", "media-custom", "uploads", "uploads/", "", 2},
 		{"go1", "media-go1", "inbox", "inbox/", ".json", 1},
 	}
+	tag := runTag()
 	for _, c := range cases {
 		t.Run(c.runtime, func(t *testing.T) {
-			ok := c.prefix + c.runtime + "-ok" + c.suffix
+			ok := c.prefix + c.runtime + "-" + tag + "-ok" + c.suffix
 			if err := cl.FC.InvokeAsync(context.Background(), c.function, c.trigger, ossEvent("e2e-media", ok)); err != nil {
 				t.Fatal(err)
 			}
@@ -439,7 +456,7 @@ func TestOSSEventsWithRetriesAndOnFailure(t *testing.T) {
 				t.Fatalf("OSS event: %+v", att[0])
 			}
 
-			bad := c.prefix + c.runtime + "-fail" + c.suffix
+			bad := c.prefix + c.runtime + "-" + tag + "-fail" + c.suffix
 			if err := cl.FC.InvokeAsync(context.Background(), c.function, c.trigger, ossEvent("e2e-media", bad)); err != nil {
 				t.Fatal(err)
 			}
@@ -503,17 +520,18 @@ func TestUploadFiresTheOSSTrigger(t *testing.T) {
 			t.Fatalf("PutObject %s: %v", key, err)
 		}
 	}
-	put("uploads/sdk/video one.mp4")
-	att := asyncAttempts(t, "media-custom", "e2e-media/uploads/sdk/video one.mp4", 1)
+	tag := runTag()
+	put("uploads/sdk/" + tag + "/video one.mp4")
+	att := asyncAttempts(t, "media-custom", "e2e-media/uploads/sdk/"+tag+"/video one.mp4", 1)
 	if att[0].Status != fcemu.StatusSucceeded || att[0].Trigger != "uploads" ||
-		!strings.Contains(att[0].Log, "object ObjectCreated:PutObject e2e-media/uploads/sdk/video one.mp4 retry=0") {
+		!strings.Contains(att[0].Log, "object ObjectCreated:PutObject e2e-media/uploads/sdk/"+tag+"/video one.mp4 retry=0") {
 		t.Fatalf("upload event: %+v", att[0])
 	}
 
 	// media-go1 watches inbox/ for .json only.
 	put("inbox/ignored.txt")
-	put("inbox/order.json")
-	att = asyncAttempts(t, "media-go1", "e2e-media/inbox/order.json", 1)
+	put("inbox/" + tag + "-order.json")
+	att = asyncAttempts(t, "media-go1", "e2e-media/inbox/"+tag+"-order.json", 1)
 	if att[0].Status != fcemu.StatusSucceeded {
 		t.Fatalf("inbox event: %+v", att[0])
 	}
@@ -525,42 +543,81 @@ func TestUploadFiresTheOSSTrigger(t *testing.T) {
 	// A function's output prefix (media/) fires nothing.
 	before := len(cl.FC.Invocations("media-custom", 0))
 	put("media/v1/master.m3u8")
-	put("uploads/sdk/after.mp4") // something to wait for before counting
-	asyncAttempts(t, "media-custom", "e2e-media/uploads/sdk/after.mp4", 1)
+	put("uploads/sdk/" + tag + "/after.mp4") // something to wait for before counting
+	asyncAttempts(t, "media-custom", "e2e-media/uploads/sdk/"+tag+"/after.mp4", 1)
 	if n := len(cl.FC.Invocations("media-custom", 0)) - before; n != 1 {
 		t.Errorf("%d invocations for one upload under uploads/ and one write under media/", n)
 	}
 }
 
+// TestTimersByCronAndByHand fires timers on both runtimes, each by its cron on the shared
+// clock and by hand through the console; every firing is an async invocation.
 func TestTimersByCronAndByHand(t *testing.T) {
-	// By cron: move the shared clock to the next 03:00 UTC; the nightly trigger fires then.
-	var due time.Time
-	for _, st := range cl.Scheduler.Status() {
-		if st.Function == "timer-go1" && st.Trigger == "nightly" {
-			due = st.Next
+	next := func(fn, trigger string) time.Time {
+		t.Helper()
+		for _, st := range cl.Scheduler.Status() {
+			if st.Function == fn && st.Trigger == trigger {
+				return st.Next
+			}
+		}
+		t.Fatalf("%s/%s is not scheduled", fn, trigger)
+		return time.Time{}
+	}
+	fired := func(att fcemu.Invocation, trigger string) {
+		t.Helper()
+		if att.Status != fcemu.StatusSucceeded || att.Trigger != trigger || att.Kind != fcemu.KindAsync || att.RetryCount != 0 {
+			t.Errorf("%s firing: %+v", trigger, att)
 		}
 	}
-	if due.IsZero() || due.Hour() != 3 {
-		t.Fatalf("nightly is not scheduled for 03:00: %v", due)
+
+	// By cron, go1: move the shared clock to the next 03:00 UTC; the nightly trigger fires then.
+	due := next("timer-go1", "nightly")
+	if due.Hour() != 3 || due.Minute() != 0 || due.Second() != 0 {
+		t.Fatalf("nightly is not scheduled for 03:00:00: %v", due)
 	}
 	if err := cl.Clock.Advance(cl.Clock.Until(due)); err != nil {
 		t.Fatal(err)
 	}
-	marker := "timer nightly at " + due.Format(time.RFC3339) + ` payload {"job":"nightly"}`
-	att := asyncAttempts(t, "timer-go1", marker, 1)
-	if att[0].Status != fcemu.StatusSucceeded || att[0].Trigger != "nightly" {
-		t.Errorf("cron firing: %+v", att[0])
-	}
+	marker := "timer nightly at " + due.UTC().Format(time.RFC3339) + ` payload {"job":"nightly"}`
+	fired(asyncAttempts(t, "timer-go1", marker, 1)[0], "nightly")
 
-	// By hand, on a disabled trigger of a custom runtime function, through the console.
+	// By cron, custom runtime: a seconds field and CRON_TZ (Shanghai is a whole 8 hours ahead,
+	// so xx:15:30 there is xx:15:30 UTC).
+	due = next("timer-custom", "hourly")
+	if due.Minute() != 15 || due.Second() != 30 {
+		t.Fatalf("hourly is not scheduled for xx:15:30: %v", due)
+	}
+	if err := cl.Clock.Advance(cl.Clock.Until(due)); err != nil {
+		t.Fatal(err)
+	}
+	marker = "timer hourly at " + due.UTC().Format(time.RFC3339) + ` payload {"job":"hourly"}`
+	fired(asyncAttempts(t, "timer-custom", marker, 1)[0], "hourly")
+
+	// By hand, custom runtime, on a disabled trigger, through the console: one more weekly run
+	// than before (an earlier run of this test may have fired it already).
+	weekly := countLogged("timer-custom", "timer weekly at")
 	resp, body := call(t, "POST", "/_local/timers/timer-custom/weekly", nil)
 	if resp.StatusCode != http.StatusAccepted {
 		t.Fatalf("fire now: %d %s", resp.StatusCode, body)
 	}
-	att = asyncAttempts(t, "timer-custom", "timer weekly at", 1)
-	if att[0].Status != fcemu.StatusSucceeded || !strings.Contains(att[0].Log, "payload by hand") {
-		t.Errorf("fire-now: %+v", att[0])
+	att := asyncAttempts(t, "timer-custom", "timer weekly at", weekly+1)
+	fired(att[len(att)-1], "weekly")
+	if !strings.Contains(att[len(att)-1].Log, "payload by hand") {
+		t.Errorf("fire-now: %+v", att[len(att)-1])
 	}
+
+	// By hand, go1: one more nightly run than the cron made, with the trigger's payload.
+	before := countLogged("timer-go1", "timer nightly at")
+	resp, body = call(t, "POST", "/_local/timers/timer-go1/nightly", nil)
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("fire now: %d %s", resp.StatusCode, body)
+	}
+	att = asyncAttempts(t, "timer-go1", "timer nightly at", before+1)
+	fired(att[len(att)-1], "nightly")
+	if !strings.Contains(att[len(att)-1].Log, `payload {"job":"nightly"}`) {
+		t.Errorf("fire-now: %+v", att[len(att)-1])
+	}
+
 	resp, body = call(t, "POST", "/_local/timers/timer-custom/nope", nil)
 	problem(t, resp, body, http.StatusNotFound, "TimerNotFound")
 }
@@ -591,6 +648,20 @@ func TestConsole(t *testing.T) {
 	}
 	if last["requestId"] != e.RequestID {
 		t.Errorf("newest invocation %v is not the request just made (%s)", last["requestId"], e.RequestID)
+	}
+	// A failed invocation shows its error and the function's output.
+	resp, body = call(t, "POST", "/_local/invoke/media-go1", bytes.NewReader(ossEvent("e2e-media", "inbox/console-fail.json")))
+	if resp.StatusCode != http.StatusBadGateway || resp.Header.Get("x-fc-error-type") == "" {
+		t.Fatalf("failing console invoke: %d %s", resp.StatusCode, body)
+	}
+	resp, body = call(t, "GET", "/_local/invocations?function=media-go1&limit=1", nil)
+	var failed []struct {
+		Status, Trigger, Error, Log string
+		RetryCount                  int
+	}
+	if err := json.Unmarshal(body, &failed); err != nil || len(failed) != 1 || failed[0].Status != fcemu.StatusFailed ||
+		!strings.Contains(failed[0].Error, "cannot process inbox/console-fail.json") || !strings.Contains(failed[0].Log, "console-fail.json") {
+		t.Errorf("failed invocation in the console: %d %s", resp.StatusCode, body)
 	}
 	resp, body = call(t, "GET", "/_local/invocations?limit=zero", nil)
 	problem(t, resp, body, http.StatusBadRequest, "BadLimit")

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -343,7 +344,16 @@ func TestCrashedProcessIsReplaced(t *testing.T) {
 func TestAsyncRetriesThenOnFailureDestination(t *testing.T) {
 	for _, rt := range runtimes {
 		t.Run(rt, func(t *testing.T) {
-			e, _ := newEmu(t, nil,
+			var mu sync.Mutex
+			var waits []int // the retry numbers the backoff was asked for, in order
+			e, _ := newEmu(t, func(o *Options) {
+				o.RetryBackoff = func(n int) time.Duration {
+					mu.Lock()
+					waits = append(waits, n)
+					mu.Unlock()
+					return time.Duration(n) * 10 * time.Millisecond
+				}
+			},
 				spec{name: "worker", runtime: rt, retries: 2, onFailure: "acs:fc:cn-hangzhou:1:functions/failures"},
 				spec{name: "failures", runtime: "go1"},
 			)
@@ -377,6 +387,11 @@ func TestAsyncRetriesThenOnFailureDestination(t *testing.T) {
 					t.Errorf("attempt with x-fc-retry-count %d logged %q", wantRetry, inv.Log)
 				}
 			}
+			mu.Lock()
+			if !slices.Equal(waits, []int{1, 2}) {
+				t.Errorf("backoff asked for retries %v, want [1 2]: one pause before each retry, none after the last", waits)
+			}
+			mu.Unlock()
 			if dest.Trigger != TriggerOnFailure {
 				t.Errorf("destination trigger %q", dest.Trigger)
 			}
@@ -392,6 +407,20 @@ func TestAsyncRetriesThenOnFailureDestination(t *testing.T) {
 				t.Errorf("destination record %+v", rec)
 			}
 		})
+	}
+}
+
+// TestDefaultRetryBackoffGrows: without an override, the pause before async retry n doubles
+// from 1 s and stops growing at a minute.
+func TestDefaultRetryBackoffGrows(t *testing.T) {
+	e, _ := newEmu(t, func(o *Options) { o.RetryBackoff = nil })
+	var got []time.Duration
+	for n := 1; n <= 8; n++ {
+		got = append(got, e.opts.RetryBackoff(n))
+	}
+	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 32 * time.Second, time.Minute, time.Minute}
+	if !slices.Equal(got, want) {
+		t.Errorf("default backoff %v, want %v", got, want)
 	}
 }
 

@@ -97,6 +97,15 @@ func TestLambdaEventSamples(t *testing.T) {
 			t.Errorf("%s: %+v", name, got)
 		}
 	}
+	// S3 encodes a space as '+' and a '+' as %2B; CJK arrives %-encoded.
+	got = nil
+	plus := strings.Replace(string(awsTestdata(t, "s3-event.json")), `"Happy%20Face.jpg"`, `"uploads/my+clip%2B1/%E8%A7%86%E9%A2%91.mp4"`, 1)
+	if _, err := objects.InvokeLambda(lambdaCtx("s3"), []byte(plus)); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Key != "uploads/my clip+1/视频.mp4" {
+		t.Errorf("encoded S3 key decoded as %+v", got)
+	}
 	if _, err := objects.InvokeLambda(lambdaCtx("s3"), awsTestdata(t, "sqs-event.json")); err == nil {
 		t.Error("an SQS event was taken for an S3 one")
 	}

@@ -2,13 +2,18 @@ package main
 
 import (
 	"archive/zip"
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -67,6 +72,142 @@ func TestUpStopsOnMalformedManifest(t *testing.T) {
 	if err == nil || !strings.Contains(stderr, path+":") || !strings.Contains(stderr, "not valid YAML") {
 		t.Fatalf("broken YAML: %v\n%s", err, stderr)
 	}
+}
+
+// TestUpServesThenStopsOnInterrupt runs `fclocal up` as `make run` does, on the local cloud's
+// end-to-end project: it prints the URLs and every function with its triggers, serves through
+// the gateway, and on Ctrl-C (SIGINT) runs each instance's preStop hook and exits 0.
+func TestUpServesThenStopsOnInterrupt(t *testing.T) {
+	free := "127.0.0.1:0"
+	cmd := exec.Command(fclocal, "up", "--manifest", "../../cloud/testdata/s.yaml", "--data", t.TempDir(),
+		"--functions", "web-go1,web-custom,timer-custom",
+		"--addr", free, "--oss-addr", free, "--ots-addr", free, "--smtp-addr", free, "--redis-addr", free)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "REDIS_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			<-exited
+		}
+	}()
+
+	// The summary ends with a blank line after the function table.
+	summary := make(chan string, 1)
+	go func() {
+		var b strings.Builder
+		sc := bufio.NewScanner(stdout)
+		inFunctions := false
+		for sc.Scan() {
+			b.WriteString(sc.Text() + "\n")
+			if sc.Text() == "functions" {
+				inFunctions = true
+			} else if inFunctions && sc.Text() == "" {
+				break
+			}
+		}
+		summary <- b.String()
+		io.Copy(io.Discard, stdout)
+	}()
+	var out string
+	select {
+	case out = <-summary:
+	case err := <-exited:
+		t.Fatalf("fclocal up exited before it was up: %v\n%s", err, stderr.String())
+	case <-time.After(5 * time.Minute): // hang guard
+		t.Fatalf("fclocal up printed no summary:\n%s", stderr.String())
+	}
+	gw := regexp.MustCompile(`API gateway\s+(http://127\.0\.0\.1:\d+)`).FindStringSubmatch(out)
+	if gw == nil {
+		t.Fatalf("no gateway URL in the summary:\n%s", out)
+	}
+	for _, want := range []string{
+		"console", gw[1] + "/_local/health", "OSS", "Tablestore", "Redis", "SMTP sink",
+		"web-go1", "web-custom", "go1", "custom.debian10 x2", "http http", "routes /api/v1/go1/*",
+		"timer-custom", "timer weekly", "(disabled)", "fire now: POST " + gw[1] + "/_local/timers/timer-custom/hourly",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the summary lacks %q:\n%s", want, out)
+		}
+	}
+	for _, path := range []string{"/api/v1/go1/echo", "/api/v1/custom/echo", "/_local/health"} {
+		resp, err := http.Get(gw[1] + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s: %d", path, resp.StatusCode)
+		}
+	}
+
+	// `fclocal invoke` finds the running cloud at --addr and invokes through it, with an event
+	// from a file that `fclocal event` wrote.
+	evFile := filepath.Join(t.TempDir(), "http.json")
+	ev, _, err := run(t, "", "event", "http", "--path", "/api/v1/go1/echo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(evFile, []byte(ev), 0o644)
+	invOut, invErr, err := run(t, "", "invoke", "web-go1", "--event", evFile, "--addr", strings.TrimPrefix(gw[1], "http://"))
+	var res struct {
+		StatusCode int    `json:"statusCode"`
+		Body       string `json:"body"`
+	}
+	if err != nil || !strings.Contains(invErr, "on the local cloud at "+gw[1]) || json.Unmarshal([]byte(invOut), &res) != nil ||
+		res.StatusCode != 200 || !strings.Contains(res.Body, `"path":"/api/v1/go1/echo"`) {
+		t.Errorf("invoke on the running cloud: %v\nstdout %s\nstderr %s", err, invOut, invErr)
+	}
+
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Errorf("fclocal up after Ctrl-C: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(2 * time.Minute): // hang guard
+		t.Fatalf("fclocal up did not stop on Ctrl-C:\n%s", stderr.String())
+	}
+	// One instance each of web-go1 and web-custom ran, and both declare a preStop hook.
+	if n := strings.Count(stderr.String(), "| preStop ran"); n != 2 {
+		t.Errorf("preStop ran %d times on Ctrl-C, want 2:\n%s", n, stderr.String())
+	}
+	if _, err := http.Get(gw[1] + "/_local/health"); err == nil {
+		t.Error("the gateway still answers after fclocal up exited")
+	}
+}
+
+// syncBuffer is a bytes.Buffer the child's stderr copier and the test may share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func TestInvokeStartsACloudForOneFunction(t *testing.T) {
