@@ -225,7 +225,7 @@ func TestRangePagingBothWays(t *testing.T) {
 func TestBusyErrorsAreRetriedThenSurface(t *testing.T) {
 	ctx := context.Background()
 	c, emu := setup(t)
-	emu.SetFaults(otsemu.Faults{Rate: 0.3, Codes: []string{"OTSServerBusy"}})
+	emu.SetFaults(otsemu.Faults{Rate: 0.1, Codes: []string{"OTSServerBusy"}}) // 7 attempts: 1e-7 per op gives up
 	var wg sync.WaitGroup
 	errs := make(chan error, 20)
 	for g := range 20 {

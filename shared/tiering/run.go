@@ -41,6 +41,9 @@ type Runner struct {
 	cfg    Config
 	videos *videos.Store
 	cold   *Cold
+	// planned, when set, runs after a visit has planned and before it claims: tests use it to
+	// hold two visits of one video at that point, where only the claim keeps them apart.
+	planned func()
 }
 
 // log is the configured logger, or slog's default at the time of logging: a function's
@@ -322,6 +325,9 @@ func (r *Runner) visit(ctx context.Context, v *vodfc.Video, row tierRow, now tim
 	}
 
 	moves := plan.Moves()
+	if r.planned != nil {
+		r.planned()
+	}
 	version := row.Version
 	if len(moves) > 0 {
 		err := claim(ctx, r.cfg.DB, v.ID, row, pending{Run: opt.RunID, At: now.UnixMilli(), Moves: moves}, plan.Cold)

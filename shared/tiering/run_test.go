@@ -145,6 +145,10 @@ func TestTwoRunsOnOneVideoMoveEachObjectOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := &RunResult{Planned: map[string]int{}}
+	// Both visits have listed the objects and planned before either claims.
+	var atClaim sync.WaitGroup
+	atClaim.Add(2)
+	r.planned = func() { atClaim.Done(); atClaim.Wait() }
 	var wg sync.WaitGroup
 	for _, id := range []string{"run-a", "run-b"} {
 		wg.Go(func() {
@@ -154,7 +158,7 @@ func TestTwoRunsOnOneVideoMoveEachObjectOnce(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if res.Moves != 3 || res.Contended != 1 || l.count("tiering: moved") != 3 {
+	if res.Planned[ActMove] != 6 || res.Moves != 3 || res.Contended != 1 || l.count("tiering: moved") != 3 {
 		t.Fatalf("two visits at once: %+v", res)
 	}
 }
