@@ -17,9 +17,10 @@
 //
 // # Views
 //
-// A view counts once per viewer and hour after 10 s of heartbeats; everything happens in Redis
-// (one script call per group of concurrent heartbeats), and rollup moves counted views into the
-// video rows and the per-day stats exactly once (Flush).
+// A view counts once per viewer and hour after 10 s of heartbeats; Redis decides (one round
+// trip per group of concurrent heartbeats), each instance remembers the windows Redis told it
+// about so the heartbeats of a running window need no round trip, and rollup moves counted
+// views into the video rows and the per-day stats exactly once (Flush).
 //
 // # Reads
 //

@@ -17,7 +17,8 @@ import (
 // an anonymous player session) per hour, after at least 10 s of heartbeats, entirely in Redis.
 // Heartbeats arriving at the same instance together are sent as one script call (group
 // commit): while one call is on the wire the next ones queue, and the queue goes as the next
-// call. rollup flushes the counted views into the video rows and the daily stats.
+// call. Heartbeats of a window the instance already knows about are answered from memory
+// (windowCache). rollup flushes the counted views into the video rows and the daily stats.
 
 // ViewInput is the body of POST /videos/{id}/views.
 type ViewInput struct {
@@ -73,10 +74,11 @@ func (s *Service) Heartbeat(ctx context.Context, userID, videoID string, in View
 // maxInFlight pipelines on the wire. Callers join the open batch; a sender takes it whole,
 // sends it, and wakes all its callers at once.
 type viewBatcher struct {
-	rdb  *redis.Client
-	rule redis.ViewRule
-	now  func() time.Time
-	log  *slog.Logger
+	rdb     *redis.Client
+	rule    redis.ViewRule
+	now     func() time.Time
+	log     *slog.Logger
+	windows *windowCache // nil: every heartbeat goes to Redis
 
 	mu       sync.Mutex
 	open     *hbBatch   // the batch callers join
@@ -86,7 +88,7 @@ type viewBatcher struct {
 
 type hbBatch struct {
 	hbs  []redis.Heartbeat
-	res  []redis.HeartbeatResult
+	res  []redis.HeartbeatWindow
 	err  error
 	done chan struct{}
 }
@@ -97,10 +99,15 @@ const (
 )
 
 func newViewBatcher(rdb *redis.Client, rule redis.ViewRule, now func() time.Time, log *slog.Logger) *viewBatcher {
-	return &viewBatcher{rdb: rdb, rule: rule, now: now, log: log}
+	return &viewBatcher{rdb: rdb, rule: rule, now: now, log: log, windows: newWindowCache(rule, windowCacheMax)}
 }
 
 func (b *viewBatcher) do(ctx context.Context, hb redis.Heartbeat) (redis.HeartbeatResult, error) {
+	if b.windows != nil {
+		if r, ok := b.windows.answer(hb, b.now().UnixMilli()); ok {
+			return r, nil
+		}
+	}
 	b.mu.Lock()
 	if b.open == nil || len(b.open.hbs) >= maxBatch {
 		if b.open != nil {
@@ -124,7 +131,7 @@ func (b *viewBatcher) do(ctx context.Context, hb redis.Heartbeat) (redis.Heartbe
 		if batch.err != nil {
 			return 0, batch.err
 		}
-		return batch.res[i], nil
+		return batch.res[i].Result, nil
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}
@@ -159,8 +166,105 @@ func (b *viewBatcher) send() {
 		b.mu.Unlock()
 		// The batch outlives any one caller's request: it has its own deadline.
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		batch.res, batch.err = b.rdb.Heartbeats(ctx, b.rule, b.now(), batch.hbs)
+		now := b.now()
+		batch.res, batch.err = b.rdb.HeartbeatWindows(ctx, b.rule, now, batch.hbs)
 		cancel()
+		if batch.err == nil && b.windows != nil {
+			b.windows.learn(batch.hbs, batch.res, now.UnixMilli())
+		}
 		close(batch.done)
+	}
+}
+
+// windowCache remembers, per instance, the viewing windows Redis told it about, so that the
+// heartbeats of a running window (most of them: a player beats every few seconds for as long
+// as it plays) are answered without a round trip. It only ever answers what Redis would:
+// "watching" before the minimum watch time of a window whose start it knows, "already
+// counted" for a counted window until a margin before the window ends. Everything else (a
+// window crossing the minimum, a window's end, a viewer it does not know) goes to Redis,
+// which alone starts windows and counts views. Other instances cannot make an answer wrong: a
+// window's start never changes while it lasts, and a counted window stays counted.
+type windowCache struct {
+	minWatch, window int64 // ms
+	max              int
+
+	mu sync.Mutex
+	m  map[string]knownWindow
+}
+
+type knownWindow struct {
+	startMS int64
+	counted bool
+}
+
+const (
+	// windowMargin covers the clock differences between instances and Redis (whose key
+	// expiry ends a window): a counted window is given back to Redis this long before its end.
+	windowMargin = 5 * time.Second
+	// windowCacheMax bounds the memory: about 100 bytes a window.
+	windowCacheMax = 100_000
+)
+
+func newWindowCache(rule redis.ViewRule, max int) *windowCache {
+	return &windowCache{minWatch: rule.MinWatch.Milliseconds(), window: (rule.Window - windowMargin).Milliseconds(),
+		max: max, m: make(map[string]knownWindow)}
+}
+
+func windowKey(hb redis.Heartbeat) string { return hb.VideoID + "\x00" + hb.Viewer }
+
+// useful reports whether w can still answer a heartbeat at nowMS.
+func (c *windowCache) useful(w knownWindow, nowMS int64) bool {
+	if nowMS < w.startMS {
+		return false // a clock behind the window's start: let Redis judge
+	}
+	if w.counted {
+		return nowMS-w.startMS < c.window
+	}
+	return nowMS-w.startMS < c.minWatch
+}
+
+func (c *windowCache) answer(hb redis.Heartbeat, nowMS int64) (redis.HeartbeatResult, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	w, ok := c.m[windowKey(hb)]
+	if !ok || !c.useful(w, nowMS) {
+		return 0, false
+	}
+	if w.counted {
+		return redis.HeartbeatAlreadyCounted, true
+	}
+	return redis.HeartbeatWatching, true
+}
+
+func (c *windowCache) learn(hbs []redis.Heartbeat, res []redis.HeartbeatWindow, nowMS int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, r := range res {
+		if r.StartMS == 0 {
+			continue
+		}
+		w := knownWindow{startMS: r.StartMS, counted: r.Result == redis.HeartbeatCounted || r.Result == redis.HeartbeatAlreadyCounted}
+		k := windowKey(hbs[i])
+		if !c.useful(w, nowMS) {
+			delete(c.m, k)
+			continue
+		}
+		if len(c.m) >= c.max {
+			c.evict(nowMS)
+		}
+		c.m[k] = w
+	}
+}
+
+// evict drops the windows that can no longer answer, and everything when that is not enough:
+// forgetting costs a round trip, never a wrong count.
+func (c *windowCache) evict(nowMS int64) {
+	for k, w := range c.m {
+		if !c.useful(w, nowMS) {
+			delete(c.m, k)
+		}
+	}
+	if len(c.m) >= c.max*3/4 {
+		clear(c.m)
 	}
 }

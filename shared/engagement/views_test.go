@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -250,5 +251,81 @@ func TestConcurrentFlushesUnderLiveTrafficCountEveryViewOnce(t *testing.T) {
 		if got, daily := h.counts(v).Views, h.stats(v).Int("views"); got != want[i] || daily != want[i] {
 			t.Fatalf("video %d: views %d, daily %d, want %d", i, got, daily, want[i])
 		}
+	}
+}
+
+// The heartbeats of a window the instance has seen are answered without Redis, and only
+// while Redis would answer the same: crossing the minimum watch time and a window's end go
+// to Redis.
+func TestKnownWindowsAreAnsweredWithoutARoundTrip(t *testing.T) {
+	h := newHarness(t)
+	vid := h.video("owner")
+	b := h.svc.views
+	rule := b.rule
+	ctx := context.Background()
+	hb := redis.Heartbeat{VideoID: vid, Viewer: "s:session-w1", Day: 20261126}
+	beat := func(step string, want redis.HeartbeatResult, roundTrip bool) {
+		t.Helper()
+		before := h.mr.CommandCount()
+		got, err := b.do(ctx, hb)
+		if err != nil || got != want {
+			t.Fatalf("%s: %v %v, want %v", step, got, err, want)
+		}
+		if went := h.mr.CommandCount() > before; went != roundTrip {
+			t.Fatalf("%s: went to Redis %v, want %v", step, went, roundTrip)
+		}
+	}
+	beat("first", redis.HeartbeatFirst, true)
+	h.advance(5 * time.Second)
+	beat("watching", redis.HeartbeatWatching, false)
+	h.advance(rule.MinWatch - 5*time.Second)
+	beat("crossing the minimum", redis.HeartbeatCounted, true)
+	h.advance(20 * time.Minute)
+	beat("counted", redis.HeartbeatAlreadyCounted, false)
+	h.advance(rule.Window - 20*time.Minute - rule.MinWatch - windowMargin/2)
+	beat("near the window's end", redis.HeartbeatAlreadyCounted, true)
+	h.advance(windowMargin)
+	beat("the next window", redis.HeartbeatFirst, true)
+	h.advance(rule.MinWatch)
+	beat("counted again", redis.HeartbeatCounted, true)
+	if rep, err := h.svc.Flush(ctx); err != nil || rep.Views != 2 {
+		t.Fatalf("flush: %+v %v", rep, err)
+	}
+}
+
+// A viewer whose heartbeats land on several instances counts once per window, whatever each
+// instance remembers.
+func TestInstancesRememberingWindowsCountEachViewOnce(t *testing.T) {
+	h := newHarness(t)
+	vid := h.video("owner")
+	rule := h.svc.views.rule
+	now := func() time.Time { return time.UnixMilli(h.now.Load()) }
+	instances := []*viewBatcher{h.svc.views}
+	for range 3 {
+		instances = append(instances, newViewBatcher(h.svc.Redis(), rule, now, slog.New(slog.DiscardHandler)))
+	}
+	ctx := context.Background()
+	counted := 0
+	// Two hours and a half of heartbeats every 3 s, each to the next instance in turn (or
+	// back to the same one), from four viewers.
+	for step := range 3000 {
+		for v := range 4 {
+			hb := redis.Heartbeat{VideoID: vid, Viewer: fmt.Sprintf("s:viewer-%d", v), Day: 20261126}
+			got, err := instances[(step*(v+1))%len(instances)].do(ctx, hb)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got == redis.HeartbeatCounted {
+				counted++
+			}
+		}
+		h.advance(3 * time.Second)
+	}
+	// Each viewer's windows: [0, 1h), [1h, 2h), [2h, 2.5h): three views each.
+	if counted != 12 {
+		t.Fatalf("%d views counted, want 12", counted)
+	}
+	if rep, err := h.svc.Flush(ctx); err != nil || rep.Views != 12 {
+		t.Fatalf("flush: %+v %v", rep, err)
 	}
 }

@@ -61,23 +61,59 @@ type ViewRule struct {
 }
 
 // A viewer's window key holds the time (ms) of the window's first heartbeat until the view
-// counts, then "c" for the rest of the window. Most heartbeats come from viewers whose window
+// counts, then "c" and that time for the rest of the window. Most heartbeats come from viewers whose window
 // is running, so a batch starts with one MGET of every window key: a running window needs
 // nothing more. New windows are started with SET NX (which also reports a window a racing
 // heartbeat started), and a heartbeat that crosses MinWatch counts the view with a
 // compare-and-set of its window key to "c" together with the tally, so two heartbeats of the
-// same viewer crossing at once count one view. Those go in one second pipeline.
+// same viewer crossing at once count one view. Those go in one second pipeline. Keeping the
+// start after "c" lets a caller know when a counted window ends without asking again.
 var countViewScript = goredis.NewScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], 'c', 'KEEPTTL')
+redis.call('SET', KEYS[1], 'c' .. ARGV[1], 'KEEPTTL')
 redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
 return 1
 `)
+
+// HeartbeatWindow is what one heartbeat did and the viewing window it fell in.
+type HeartbeatWindow struct {
+	Result HeartbeatResult
+	// StartMS is when the window's first heartbeat was seen (ms since the epoch), as Redis
+	// holds it; 0 when this answer does not tell. The window ends ViewRule.Window later.
+	StartMS int64
+}
 
 // Heartbeats applies a batch of heartbeats seen at now (the caller's clock: FC instances keep
 // NTP time, far closer than the 10 s that matter here) and says what each did. It costs one
 // round trip, plus one when some heartbeat starts a window or counts a view.
 func (c *Client) Heartbeats(ctx context.Context, rule ViewRule, now time.Time, hbs []Heartbeat) ([]HeartbeatResult, error) {
+	ws, err := c.HeartbeatWindows(ctx, rule, now, hbs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]HeartbeatResult, len(ws))
+	for i, w := range ws {
+		out[i] = w.Result
+	}
+	return out, nil
+}
+
+// windowStart reads the start kept in a window key's value: "1700000000000" while watching,
+// "c1700000000000" once counted ("c" alone, written before the start was kept, tells nothing).
+func windowStart(v string) (counted bool, startMS int64) {
+	if counted = strings.HasPrefix(v, "c"); counted {
+		v = v[1:]
+	}
+	startMS, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || startMS <= 0 {
+		return counted, 0
+	}
+	return counted, startMS
+}
+
+// HeartbeatWindows is Heartbeats telling also each heartbeat's window, so that a caller can
+// answer the next heartbeats of a running window without a round trip.
+func (c *Client) HeartbeatWindows(ctx context.Context, rule ViewRule, now time.Time, hbs []Heartbeat) ([]HeartbeatWindow, error) {
 	if len(hbs) == 0 {
 		return nil, nil
 	}
@@ -90,7 +126,7 @@ func (c *Client) Heartbeats(ctx context.Context, rule ViewRule, now time.Time, h
 	if err != nil {
 		return nil, wrap(err)
 	}
-	out := make([]HeartbeatResult, len(hbs))
+	out := make([]HeartbeatWindow, len(hbs))
 	var pipe goredis.Pipeliner
 	type step struct {
 		i     int
@@ -107,11 +143,11 @@ func (c *Client) Heartbeats(ctx context.Context, rule ViewRule, now time.Time, h
 			steps = append(steps, step{i: i, start: pipe.SetArgs(ctx, keys[i], nowMS, goredis.SetArgs{Mode: "NX", TTL: rule.Window, Get: true})})
 			continue
 		}
-		switch first, err := strconv.ParseInt(s, 10, 64); {
-		case s == "c":
-			out[i] = HeartbeatAlreadyCounted
-		case err != nil || nowMS-first < rule.MinWatch.Milliseconds():
-			out[i] = HeartbeatWatching
+		switch counted, first := windowStart(s); {
+		case counted:
+			out[i] = HeartbeatWindow{HeartbeatAlreadyCounted, first}
+		case first == 0 || nowMS-first < rule.MinWatch.Milliseconds():
+			out[i] = HeartbeatWindow{HeartbeatWatching, first}
 		default:
 			if pipe == nil {
 				pipe = c.rdb.Pipeline()
@@ -128,22 +164,27 @@ func (c *Client) Heartbeats(ctx context.Context, rule ViewRule, now time.Time, h
 	}
 	for _, st := range steps {
 		if st.count != nil {
-			// 0: another heartbeat of the same viewer counted the view a moment ago.
-			out[st.i] = HeartbeatAlreadyCounted
+			// 0: another heartbeat of the same viewer counted the view a moment ago (or the
+			// window ended and began again): which window this was is not known.
+			out[st.i] = HeartbeatWindow{Result: HeartbeatAlreadyCounted}
 			if n, _ := st.count.Int64(); n == 1 {
-				out[st.i] = HeartbeatCounted
+				_, first := windowStart(vals[st.i].(string))
+				out[st.i] = HeartbeatWindow{HeartbeatCounted, first}
 			}
 			continue
 		}
 		switch v, err := st.start.Result(); {
 		case IsNil(err):
-			out[st.i] = HeartbeatFirst
+			out[st.i] = HeartbeatWindow{HeartbeatFirst, nowMS}
 		case err != nil:
 			return nil, wrap(err)
-		case v == "c": // a racing heartbeat started the window and counted it
-			out[st.i] = HeartbeatAlreadyCounted
-		default: // a racing heartbeat started it a moment ago
-			out[st.i] = HeartbeatWatching
+		default:
+			// A racing heartbeat started the window a moment ago, and may have counted it.
+			if counted, first := windowStart(v); counted {
+				out[st.i] = HeartbeatWindow{HeartbeatAlreadyCounted, first}
+			} else {
+				out[st.i] = HeartbeatWindow{HeartbeatWatching, first}
+			}
 		}
 	}
 	return out, nil
