@@ -314,13 +314,25 @@ func TestSmallFilesGetOnePresignedPUT(t *testing.T) {
 	if !strings.Contains(u.URL, "uploads%2F"+out.Video.ID+"%2Fsource") && !strings.Contains(u.URL, "uploads/"+out.Video.ID+"/source") {
 		t.Fatalf("URL is not for the source key: %s", u.URL)
 	}
-	req, _ := http.NewRequest("PUT", u.URL, strings.NewReader("x"))
-	req.Header.Set("Content-Type", "video/mp4")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("PUT: %v %v", resp, err)
+	put := func() int {
+		req, _ := http.NewRequest("PUT", u.URL, strings.NewReader("x"))
+		for k, v := range u.Headers {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
 	}
-	resp.Body.Close()
+	if code := put(); code != 200 {
+		t.Fatalf("PUT: %d", code)
+	}
+	// The URL uploads once: what landed (and started processing) cannot be replaced.
+	if code := put(); code != http.StatusConflict {
+		t.Fatalf("second PUT: %d", code)
+	}
 	// A fresh plan for the same video when the first URL expired.
 	r := c.do(t, "POST", "/api/v1/videos/"+out.Video.ID+"/upload", nil)
 	want(t, r, http.StatusOK, "")

@@ -77,8 +77,15 @@ func TestObjectsAndPresignedURLs(t *testing.T) {
 			if code := httpDo(t, "PUT", put.URL, "video/quicktime", []byte("nope")); code != 403 {
 				t.Fatalf("PUT with another content type: %d", code)
 			}
-			if code := httpDo(t, "PUT", put.URL, put.Headers["Content-Type"], []byte("hello video")); code != 200 {
+			if code := httpDo(t, "PUT", put.URL, put.Headers["Content-Type"], []byte("hello video")); code != 403 {
+				t.Fatalf("PUT without the signed x-oss-forbid-overwrite: %d", code)
+			}
+			if code := httpPut(t, put, []byte("hello video")); code != 200 {
 				t.Fatalf("presigned PUT: %d", code)
+			}
+			// The URL uploads once: a second PUT cannot replace what the first stored.
+			if code := httpPut(t, put, []byte("other bytes")); code != 409 {
+				t.Fatalf("second presigned PUT: %d", code)
 			}
 			o, err := s.Head(ctx, key)
 			if err != nil || o.Size != 11 || o.ContentType != "video/mp4" || o.Class != oss.Standard || o.ETag == "" {
@@ -223,6 +230,22 @@ func httpDo(t *testing.T, method, url, ctype string, body []byte) int {
 	req, _ := http.NewRequest(method, url, bytes.NewReader(body))
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// httpPut sends body to a presigned PUT with exactly the headers it was signed with.
+func httpPut(t *testing.T, p oss.Presigned, body []byte) int {
+	t.Helper()
+	req, _ := http.NewRequest("PUT", p.URL, bytes.NewReader(body))
+	for k, v := range p.Headers {
+		req.Header.Set(k, v)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

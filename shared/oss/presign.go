@@ -32,18 +32,21 @@ func (s *Store) PresignGet(key string, ttl time.Duration) (Presigned, error) {
 	return Presigned{Method: "GET", URL: u, Expires: time.Now().Add(ttl)}, nil
 }
 
-// PresignPut returns a URL to upload key with exactly this content type until ttl passes. The
-// content type is part of the signature, so the URL cannot store anything else under it.
+// PresignPut returns a URL to upload key once, with exactly this content type, until ttl
+// passes. The content type and x-oss-forbid-overwrite are part of the signature, so the URL
+// cannot store anything else under the key, nor replace what it stored: once an upload has
+// landed (and its event started the work on it), a second PUT gets 409 FileAlreadyExists.
 func (s *Store) PresignPut(key, contentType string, ttl time.Duration) (Presigned, error) {
 	_, pub, err := s.clients()
 	if err != nil {
 		return Presigned{}, err
 	}
-	u, err := pub.SignURL(key, sdk.HTTPPut, expirySeconds(ttl), sdk.ContentType(contentType))
+	u, err := pub.SignURL(key, sdk.HTTPPut, expirySeconds(ttl), sdk.ContentType(contentType), sdk.ForbidOverWrite(true))
 	if err != nil {
 		return Presigned{}, wrapErr("SignURL", key, err)
 	}
-	return Presigned{Method: "PUT", URL: u, Headers: map[string]string{"Content-Type": contentType}, Expires: time.Now().Add(ttl)}, nil
+	return Presigned{Method: "PUT", URL: u, Expires: time.Now().Add(ttl),
+		Headers: map[string]string{"Content-Type": contentType, "x-oss-forbid-overwrite": "true"}}, nil
 }
 
 // Part is one uploaded part of a multipart upload.
