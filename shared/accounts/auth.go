@@ -182,7 +182,7 @@ func (a *Auth) issue(acct *account, refresh string, refreshEnds, now time.Time) 
 // read (see sessions.start).
 func (a *Auth) startSession(ctx context.Context, acct *account, readAt time.Time) (*Session, error) {
 	now := a.now()
-	refresh, ends, err := a.sessions.start(ctx, acct.ID, readAt, now)
+	refresh, ends, err := a.sessions.start(ctx, acct.ID, readAt, acct.SessionsAfter, now)
 	if err != nil {
 		return nil, err
 	}
@@ -470,7 +470,7 @@ func (a *Auth) Refresh(ctx context.Context, token string) (*TokenPair, error) {
 	if acct == nil {
 		return nil, invalidRefresh("account is gone")
 	}
-	if fam.CreatedAt.Before(acct.SessionsAfter) {
+	if fam.endedBy(acct) {
 		return nil, invalidRefresh("session ended by a password reset")
 	}
 

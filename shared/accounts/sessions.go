@@ -66,10 +66,21 @@ type tokenRow struct {
 
 // familyRow is a refresh_families row.
 type familyRow struct {
-	CreatedAt     time.Time
+	CreatedAt time.Time
+	// Epoch is the account's sessions_after when the family started; zero for families
+	// started before it was kept, which are judged by CreatedAt.
+	Epoch         time.Time
 	ExpiresAt     time.Time
 	RevokedAt     time.Time
 	RevokedReason string
+}
+
+// endedBy reports whether a password reset of acct ended the family.
+func (f *familyRow) endedBy(acct *account) bool {
+	if f.Epoch.IsZero() {
+		return f.CreatedAt.Before(acct.SessionsAfter)
+	}
+	return !f.Epoch.Equal(acct.SessionsAfter)
 }
 
 func tokenKey(hash string) tablestore.Key { return tablestore.K(colTokenHash, hash) }
@@ -97,14 +108,18 @@ func validShape(s string) bool {
 }
 
 // start begins a family for userID with its first token. createdAt is when the account row
-// the login relied on was read, so a password reset racing the login still ends it.
-func (s *sessions) start(ctx context.Context, userID string, createdAt, now time.Time) (token string, expiresAt time.Time, err error) {
+// the login relied on was read and epoch its sessions_after then, so a password reset racing
+// the login still ends it.
+func (s *sessions) start(ctx context.Context, userID string, createdAt, epoch, now time.Time) (token string, expiresAt time.Time, err error) {
 	token, hash := auth.NewRefreshToken()
 	familyID := vodfc.NewID()
 	expiresAt = now.Add(s.lifetime)
+	fam := tablestore.Cols{colCreatedAt: ms(createdAt), colExpiresAt: ms(expiresAt)}
+	if !epoch.IsZero() {
+		fam[colEpoch] = ms(epoch)
+	}
 	err = s.db.BatchWrite(ctx, []tablestore.Write{
-		{Table: tablestore.RefreshFamilies.Name, Key: familyKey(userID, familyID), Cond: tablestore.IfNotExists(),
-			Put: tablestore.Cols{colCreatedAt: ms(createdAt), colExpiresAt: ms(expiresAt)}},
+		{Table: tablestore.RefreshFamilies.Name, Key: familyKey(userID, familyID), Cond: tablestore.IfNotExists(), Put: fam},
 		tokenWrite(hash, userID, familyID, now, expiresAt),
 	})
 	return token, expiresAt, err
@@ -141,6 +156,7 @@ func (s *sessions) family(ctx context.Context, userID, familyID string) (*family
 	}
 	return &familyRow{
 		CreatedAt:     fromMS(row.Int(colCreatedAt)),
+		Epoch:         fromMS(row.Int(colEpoch)),
 		ExpiresAt:     fromMS(row.Int(colExpiresAt)),
 		RevokedAt:     fromMS(row.Int(colRevokedAt)),
 		RevokedReason: row.Str(colRevokedReason),

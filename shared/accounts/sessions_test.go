@@ -186,3 +186,22 @@ func TestRefreshCarriesTheCurrentTier(t *testing.T) {
 		t.Fatalf("tier after refresh %q", p.Tier)
 	}
 }
+
+// A login and a password reset in the same millisecond: the login read the account before the
+// reset wrote it, so its session ends with every other; a login that reads the account after
+// the reset, even within that millisecond, keeps its session.
+func TestAResetEndsASessionStartedInItsMillisecond(t *testing.T) {
+	e := newEnv(t)
+	addr := newAddress("samems")
+	e.signUp(addr, testPassword)
+	e.expect(e.do("POST", "/api/v1/auth/password/forgot", map[string]string{"email": addr}), 202, "")
+	code := codeIn(t, waitMail(t, addr))
+	// The clock stands still from here on.
+	var before Session
+	e.do("POST", "/api/v1/auth/login", map[string]string{"email": addr, "password": testPassword}).json(t, &before)
+	e.expect(e.do("POST", "/api/v1/auth/password/reset", map[string]string{"email": addr, "code": code, "new_password": "fresh start passphrase"}), 204, "")
+	e.expect(e.refresh(before.RefreshToken), 401, "invalid_refresh_token")
+	var after Session
+	e.do("POST", "/api/v1/auth/login", map[string]string{"email": addr, "password": "fresh start passphrase"}).json(t, &after)
+	pairOf(t, e.refresh(after.RefreshToken))
+}

@@ -35,6 +35,9 @@ const (
 	colChildHash     = "child_hash"
 	colRevokedAt     = "revoked_at"
 	colRevokedReason = "revoked_reason"
+	// colEpoch is the account's sessions_after that a family was started under: the family
+	// lives only while the account still has that value.
+	colEpoch = "sessions_epoch"
 )
 
 // account is a users row.
@@ -154,10 +157,13 @@ func (s *store) markVerified(ctx context.Context, id string, now time.Time) erro
 	return err
 }
 
-// resetPassword sets a new password hash and ends every session started before now. The
-// reset code proved control of the address, so an unverified account becomes verified.
+// resetPassword sets a new password hash and ends every session started under the account's
+// current sessions_after, which it moves forward (by a millisecond at least, so that a login
+// that read the account in the same millisecond is ended too). The reset code proved control
+// of the address, so an unverified account becomes verified.
 func (s *store) resetPassword(ctx context.Context, a *account, hash string, now time.Time) error {
-	set := tablestore.Cols{colPassword: hash, colSessionsAfter: ms(now), colUpdatedAt: ms(now)}
+	after := max(ms(now), ms(a.SessionsAfter)+1)
+	set := tablestore.Cols{colPassword: hash, colSessionsAfter: after, colUpdatedAt: ms(now)}
 	if !a.Verified {
 		set[colVerified] = true
 		set[colVerifiedAt] = ms(now)
