@@ -37,6 +37,6 @@
 // child. That makes the grace window exact: the same token presented again within
 // RefreshGrace (a response lost on the way) gets the same child as long as that child has not
 // been used itself; any other use of a rotated token is reuse, and revokes the family.
-// Logout revokes the family; a password reset moves the account's sessions_after, which ends
-// every family created before it.
+// Logout revokes the family; a password reset moves the account's sessions_after forward,
+// which ends every family started under the old value (each family keeps the value it read).
 package accounts
