@@ -38,9 +38,6 @@ type Config struct {
 	// HashConcurrency (PASSWORD_HASH_CONCURRENCY) bounds argon2id hashes running at once, each
 	// holding 19 MiB and a core; GOMAXPROCS by default, which follows the instance's vCPU quota.
 	HashConcurrency int
-	// Local (FCLOCAL=1, set only by the local cloud) makes codes and sessions follow the local
-	// cloud's shiftable clock.
-	Local bool
 }
 
 // loadConfig reads the environment and reports every problem at once.
@@ -93,7 +90,6 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		}
 		cfg.HashConcurrency = n
 	}
-	cfg.Local = getenv("FCLOCAL") == "1"
 	return cfg, errors.Join(errs...)
 }
 
@@ -114,15 +110,9 @@ func newHandler(cfg Config) (*httpapi.Router, func(), error) {
 	}
 	r := httpapi.NewRouter()
 	r.Scope("/api/v1/auth/*") // what s.yaml's domain routes here
-	now := time.Now
-	if cfg.Local {
-		clock := &accounts.LocalClock{}
-		r.Use(clock.Follow)
-		now = clock.Now
-	}
 	rc := redis.New(cfg.Redis)
 	a, err := accounts.NewAuth(accounts.AuthConfig{DB: db, Redis: rc, Mail: sender, Signer: cfg.Signer, Codes: cfg.Codes,
-		Passwords: hasher, SessionKey: cfg.SessionKey, AdminEmails: cfg.AdminEmails, ProxyHops: cfg.ProxyHops, Now: now})
+		Passwords: hasher, SessionKey: cfg.SessionKey, AdminEmails: cfg.AdminEmails, ProxyHops: cfg.ProxyHops})
 	if err != nil {
 		rc.Close()
 		return nil, nil, err

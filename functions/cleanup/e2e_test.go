@@ -258,4 +258,23 @@ func TestTheHourlyTimerCleansUpAfterUsersOnTheLocalCloud(t *testing.T) {
 	if !strings.Contains(m.Subject, "verification code") {
 		t.Fatalf("signing up again after the cleanup got %q", m.Subject)
 	}
+
+	// The functions live on the moved clock too: a video created now is stamped now, and the
+	// next hour's run leaves it waiting for its file.
+	fresh, _ := create(1000)
+	code, b := call(t, "GET", "/api/v1/videos/"+fresh, owner, nil)
+	var v struct {
+		Status    string
+		CreatedAt time.Time `json:"created_at"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil || code != 200 {
+		t.Fatalf("the fresh video: %d %s", code, b)
+	}
+	if d := cl.Clock.Now().Sub(v.CreatedAt); d < 0 || d > time.Minute {
+		t.Fatalf("created at %v, %v before the local cloud's now", v.CreatedAt, d)
+	}
+	advanceAndAwaitCleanup(t, time.Hour)
+	if code, b := call(t, "GET", "/api/v1/videos/"+fresh, owner, nil); code != 200 || !strings.Contains(string(b), `"awaiting_upload"`) {
+		t.Fatalf("a video made an hour ago after the clock moved: %d %s", code, b)
+	}
 }

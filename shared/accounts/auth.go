@@ -12,6 +12,7 @@ import (
 	"vodfc.dev/vodfc/auth"
 	"vodfc.dev/vodfc/mail"
 	"vodfc.dev/vodfc/redis"
+	"vodfc.dev/vodfc/runtime"
 	"vodfc.dev/vodfc/tablestore"
 )
 
@@ -84,7 +85,7 @@ func NewAuth(cfg AuthConfig) (*Auth, error) {
 		return nil, fmt.Errorf("accounts: %w", err)
 	}
 	if cfg.Now == nil {
-		cfg.Now = time.Now
+		cfg.Now = runtime.Now
 	}
 	return &Auth{
 		store:     store{db: cfg.DB},

@@ -10,6 +10,7 @@ import (
 
 	"vodfc.dev/vodfc"
 	"vodfc.dev/vodfc/httpapi"
+	"vodfc.dev/vodfc/runtime"
 	"vodfc.dev/vodfc/tablestore"
 )
 
@@ -48,7 +49,7 @@ func NewProfiles(cfg ProfilesConfig) (*Profiles, error) {
 		return nil, errors.New("accounts: profiles need DB and Verifier")
 	}
 	if cfg.Now == nil {
-		cfg.Now = time.Now
+		cfg.Now = runtime.Now
 	}
 	if cfg.CacheTTL == 0 {
 		cfg.CacheTTL = DefaultProfileCacheTTL

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"vodfc.dev/vodfc/redis"
+	"vodfc.dev/vodfc/runtime"
 	"vodfc.dev/vodfc/tablestore"
 	"vodfc.dev/vodfc/videos"
 )
@@ -42,7 +43,7 @@ func (c *Config) defaults() {
 		c.Log = slog.Default()
 	}
 	if c.Now == nil {
-		c.Now = time.Now
+		c.Now = runtime.Now
 	}
 	if c.DeadAfter <= 0 {
 		c.DeadAfter = 2 * time.Minute

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	sdk "github.com/aliyun/aliyun-oss-go-sdk/oss"
+
+	"vodfc.dev/vodfc/runtime"
 )
 
 // Presigned is a request a client can make without credentials.
@@ -29,7 +31,7 @@ func (s *Store) PresignGet(key string, ttl time.Duration) (Presigned, error) {
 	if err != nil {
 		return Presigned{}, wrapErr("SignURL", key, err)
 	}
-	return Presigned{Method: "GET", URL: u, Expires: time.Now().Add(ttl)}, nil
+	return Presigned{Method: "GET", URL: u, Expires: runtime.Now().Add(ttl)}, nil
 }
 
 // PresignPut returns a URL to upload key once, with exactly this content type, until ttl
@@ -45,7 +47,7 @@ func (s *Store) PresignPut(key, contentType string, ttl time.Duration) (Presigne
 	if err != nil {
 		return Presigned{}, wrapErr("SignURL", key, err)
 	}
-	return Presigned{Method: "PUT", URL: u, Expires: time.Now().Add(ttl),
+	return Presigned{Method: "PUT", URL: u, Expires: runtime.Now().Add(ttl),
 		Headers: map[string]string{"Content-Type": contentType, "x-oss-forbid-overwrite": "true"}}, nil
 }
 
@@ -80,7 +82,7 @@ func (s *Store) PresignPart(key, uploadID string, n int, ttl time.Duration) (Pre
 	if err != nil {
 		return Presigned{}, wrapErr("SignURL", key, err)
 	}
-	return Presigned{Method: "PUT", URL: u, Expires: time.Now().Add(ttl)}, nil
+	return Presigned{Method: "PUT", URL: u, Expires: runtime.Now().Add(ttl)}, nil
 }
 
 // ListParts returns the parts uploaded so far, in part order.

@@ -23,6 +23,7 @@ import (
 
 	"vodfc.dev/vodfc"
 	"vodfc.dev/vodfc/oss"
+	"vodfc.dev/vodfc/runtime"
 	"vodfc.dev/vodfc/videos"
 )
 
@@ -68,7 +69,7 @@ type Service struct {
 // the token key and a media URL signer.
 func New(store *videos.Store, media *oss.Store, tokens *Tokens, signer MediaSigner, cfg Config) *Service {
 	return &Service{videos: store, media: media, tokens: tokens, signer: signer, avail: AllAvailable, cfg: cfg,
-		now: time.Now, cache: newObjectCache(256, 32<<20), log: slog.Default()}
+		now: runtime.Now, cache: newObjectCache(256, 32<<20), log: slog.Default()}
 }
 
 // SetAvailability replaces how renditions' availability is learned (AllAvailable by default).

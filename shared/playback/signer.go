@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"vodfc.dev/vodfc/oss"
+	"vodfc.dev/vodfc/runtime"
 )
 
 // MediaSigner turns an object key into a URL a player may GET (with Range requests) until
@@ -28,7 +29,7 @@ type OSSSigner struct {
 
 // SignGet presigns key until expires.
 func (s OSSSigner) SignGet(key string, expires time.Time) (string, error) {
-	now := time.Now
+	now := runtime.Now // the clock that set expires
 	if s.Now != nil {
 		now = s.Now
 	}
@@ -65,7 +66,7 @@ func (s CDNSigner) SignGet(key string, expires time.Time) (string, error) {
 	if err != nil || base.Host == "" || (base.Scheme != "https" && base.Scheme != "http") {
 		return "", fmt.Errorf("playback: CDN base %q is not an http(s) origin", s.Base)
 	}
-	now := time.Now
+	now := runtime.Now // the clock that set expires
 	if s.Now != nil {
 		now = s.Now
 	}

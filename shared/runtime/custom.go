@@ -52,6 +52,8 @@ type server struct {
 	// made up, and an HTTP function gets every request (there are no control paths).
 	dev  bool
 	name string
+	// local is set under the local cloud (FCLOCAL=1): requests carry its shiftable clock.
+	local bool
 }
 
 // NewCustomServer is FC's custom runtime for f: `POST /invoke` is an event invocation,
@@ -63,7 +65,7 @@ type server struct {
 // `x-fc-status: 404` and {"errorMessage","errorType"} on failure, which FC reads as a function
 // error.
 func NewCustomServer(f *Function) http.Handler {
-	return &server{f: f, name: f.name()}
+	return &server{f: f, name: f.name(), local: os.Getenv("FCLOCAL") == "1"}
 }
 
 // NewDevServer is dev mode for f: an HTTP function gets every request as plain net/http; an
@@ -103,6 +105,9 @@ func (s *server) route(r *http.Request) control {
 }
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.local {
+		followLocalClock(r.Header)
+	}
 	inv := s.invocation(r)
 	ctx := WithInvocation(r.Context(), inv)
 	if cancel := s.deadline(&ctx, r.Header); cancel != nil {

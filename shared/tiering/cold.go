@@ -11,6 +11,7 @@ import (
 	"vodfc.dev/vodfc"
 	"vodfc.dev/vodfc/oss"
 	"vodfc.dev/vodfc/playback"
+	"vodfc.dev/vodfc/runtime"
 	"vodfc.dev/vodfc/tablestore"
 )
 
@@ -54,7 +55,7 @@ func (c *Cold) log() *slog.Logger {
 // restored copies stay readable for restoreDays. log nil means slog.Default at the time of
 // logging.
 func NewCold(db *tablestore.Client, media *oss.Store, restoreDays int, log *slog.Logger) *Cold {
-	return &Cold{db: db, media: media, days: max(restoreDays, 1), logTo: log, now: time.Now}
+	return &Cold{db: db, media: media, days: max(restoreDays, 1), logTo: log, now: runtime.Now}
 }
 
 // coldKeys reads which media keys of a video tiering has archived or is archiving.

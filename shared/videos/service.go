@@ -14,6 +14,7 @@ import (
 
 	"vodfc.dev/vodfc"
 	"vodfc.dev/vodfc/oss"
+	"vodfc.dev/vodfc/runtime"
 )
 
 // Service is what owners and viewers do with videos: create one with an upload plan, upload
@@ -28,7 +29,7 @@ type Service struct {
 
 // NewService returns the feature over its record store and the media bucket.
 func NewService(store *Store, media *oss.Store, cfg Config) *Service {
-	return &Service{store: store, media: media, cfg: cfg, now: time.Now}
+	return &Service{store: store, media: media, cfg: cfg, now: runtime.Now}
 }
 
 // Limits on what owners write.

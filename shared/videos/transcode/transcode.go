@@ -54,7 +54,7 @@ type Processor struct {
 // New returns a processor. tools.TranscodeTimeout is set from cfg.Timeout.
 func New(store *videos.Store, media *oss.Store, tools ffmpeg.Tools, cfg Config) *Processor {
 	tools.TranscodeTimeout = cfg.Timeout
-	return &Processor{store: store, media: media, tools: tools, cfg: cfg, now: time.Now}
+	return &Processor{store: store, media: media, tools: tools, cfg: cfg, now: runtime.Now}
 }
 
 // sourceVideo returns the video id of an upload key, uploads/{id}/source.
