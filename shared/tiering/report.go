@@ -28,13 +28,18 @@ type Totals struct {
 	BilledBytes int64 `json:"billed_bytes"`
 	// MonthlyCost at the report's prices (CNY).
 	MonthlyCost float64 `json:"monthly_cost"`
+
+	// cost is MonthlyCost before rounding: rounding each addition would drift by up to half
+	// a unit per object.
+	cost float64
 }
 
 func (t *Totals) add(p Prices, class string, size int64) {
 	t.Objects++
 	t.Bytes += size
 	t.BilledBytes += BilledSize(class, size)
-	t.MonthlyCost = round(t.MonthlyCost + p.Monthly(class, size))
+	t.cost += p.Monthly(class, size)
+	t.MonthlyCost = round(t.cost)
 }
 
 // Report is what the media bucket costs, what tiering saved and what it did. It is computed
@@ -126,7 +131,7 @@ func (r *Runner) Build(ctx context.Context, now time.Time, run *RunResult) (*Rep
 	}
 	rep.MonthlyCost = rep.Total.MonthlyCost
 	rep.AllStandardMonthlyCost = round(std)
-	rep.MonthlySaving = round(std - rep.MonthlyCost)
+	rep.MonthlySaving = round(std - rep.Total.cost)
 	if std > 0 {
 		rep.SavingRatio = round(rep.MonthlySaving / std)
 	}

@@ -407,3 +407,29 @@ func TestTheReportShowsTheClassesHeld(t *testing.T) {
 		t.Fatalf("stored report: %v %+v", err, back)
 	}
 }
+
+// A library all in Standard saves exactly nothing: no rounding residue in the report.
+func TestAnAllStandardLibrarySavesExactlyNothing(t *testing.T) {
+	resetLibrary(t)
+	for _, prefix := range []string{"media/", "uploads/", ReportPrefix} {
+		if _, err := media.DeletePrefix(context.Background(), prefix); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 40 {
+		publish(t)
+	}
+	r := newRunner(t, nil, nil)
+	rep, err := r.Build(context.Background(), clock.Now(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for c, tot := range rep.Classes {
+		if c != oss.Standard && tot.Objects != 0 {
+			t.Fatalf("%d objects in %s", tot.Objects, c)
+		}
+	}
+	if rep.MonthlySaving != 0 || rep.SavingRatio != 0 || rep.MonthlyCost != rep.AllStandardMonthlyCost {
+		t.Fatalf("cost %v, all Standard %v, saving %v (%v)", rep.MonthlyCost, rep.AllStandardMonthlyCost, rep.MonthlySaving, rep.SavingRatio)
+	}
+}
