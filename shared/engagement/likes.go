@@ -125,7 +125,7 @@ func (s *Service) likeState(ctx context.Context, videoID string, liked bool) (Li
 type VideoSummary struct {
 	ID        string       `json:"id"`
 	Title     string       `json:"title"`
-	OwnerID   string       `json:"owner_id"`
+	OwnerID   string       `json:"owner"` // named as on the video resource
 	DurationS float64      `json:"duration_s"`
 	Counts    vodfc.Counts `json:"counts"`
 }
