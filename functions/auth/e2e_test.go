@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"flag"
@@ -26,32 +25,14 @@ import (
 // sink's /_local/mail, as a developer would.
 var (
 	cl       *cloud.Cloud
-	cloudLog = &syncBuffer{}
+	cloudLog = &cloud.Log{}
 )
 
 // adminAddress is in the cloud's ADMIN_EMAILS.
 const adminAddress = "root@vodfc.test"
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestMain(m *testing.M) {
 	flag.Parse()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	opts := cloud.Ephemeral("../../s.yaml", "vodfc-auth", "vodfc-users")
 	opts.Log = cloudLog
 	opts.Getenv = func(k string) string {
@@ -60,30 +41,7 @@ func TestMain(m *testing.M) {
 		}
 		return "" // secrets are made by the cloud; nothing of the developer's shell leaks in
 	}
-	var err error
-	cl, err = cloud.Start(ctx, opts)
-	cancel()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "starting the local cloud: %v\n%s", err, cloudLog.String())
-		os.Exit(1)
-	}
-	code := m.Run()
-	if err := cl.Close(); err != nil {
-		fmt.Fprintf(os.Stderr, "closing the local cloud: %v\n", err)
-		code = 1
-	}
-	if code != 0 {
-		fmt.Fprintf(os.Stderr, "--- local cloud log (tail) ---\n%s", tail(cloudLog.String(), 60))
-	}
-	os.Exit(code)
-}
-
-func tail(s string, lines int) string {
-	l := strings.Split(s, "\n")
-	if len(l) > lines {
-		l = l[len(l)-lines:]
-	}
-	return strings.Join(l, "\n")
+	os.Exit(cloud.RunTests(m, opts, func(c *cloud.Cloud) error { cl = c; return nil }))
 }
 
 var client = &http.Client{Timeout: time.Minute}

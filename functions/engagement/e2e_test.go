@@ -29,26 +29,9 @@ import (
 
 var (
 	cl       *cloud.Cloud
-	cloudLog = &syncBuffer{}
+	cloudLog = &cloud.Log{}
 	db       *tablestore.Client
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 const (
 	fnEngagement = "vodfc-engagement"
@@ -58,33 +41,13 @@ const (
 )
 
 func TestMain(m *testing.M) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	opts := cloud.Ephemeral("../../s.yaml", fnEngagement, fnDanmaku, fnVideos, fnRollup)
 	opts.Log = cloudLog
-	var err error
-	cl, err = cloud.Start(ctx, opts)
-	cancel()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "starting the local cloud: %v\n%s", err, cloudLog.String())
-		os.Exit(1)
-	}
-	if db, err = cl.TablestoreClient(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	if err := cl.Close(); err != nil {
-		fmt.Fprintf(os.Stderr, "closing the local cloud: %v\n", err)
-		code = 1
-	}
-	if code != 0 {
-		tail := cloudLog.String()
-		if len(tail) > 20000 {
-			tail = tail[len(tail)-20000:]
-		}
-		fmt.Fprintf(os.Stderr, "--- local cloud log (tail) ---\n%s", tail)
-	}
-	os.Exit(code)
+	os.Exit(cloud.RunTests(m, opts, func(c *cloud.Cloud) (err error) {
+		cl = c
+		db, err = c.TablestoreClient()
+		return err
+	}))
 }
 
 // api is where a client reaches path: the domain's routes through the gateway. The routes under

@@ -33,7 +33,7 @@ import (
 
 var (
 	cl       *cloud.Cloud
-	cloudLog = &syncBuffer{}
+	cloudLog = &cloud.Log{}
 	media    *oss.Store // the media bucket, to look behind the API's back
 	tokens   *playback.Tokens
 	clips    = map[string]string{} // name -> path of a generated file
@@ -41,23 +41,6 @@ var (
 )
 
 const bucket = "vodfc-media"
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
@@ -112,30 +95,14 @@ func run(m *testing.M) int {
 	functions := []string{"vodfc-videos", "vodfc-transcode", "vodfc-playback", "vodfc-auth", "vodfc-users"}
 	opts := cloud.Ephemeral(manifest, functions...)
 	opts.Log = cloudLog
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	cl, err = cloud.Start(ctx, opts)
-	cancel()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "starting the local cloud: %v\n%s", err, cloudLog.String())
-		return 1
-	}
-	media, err = oss.New(oss.Config{Endpoint: cl.OSSEndpoint, Bucket: bucket, Region: "cn-hangzhou",
-		Credentials: func() (runtime.Credentials, bool) {
-			return runtime.Credentials{AccessKeyID: cl.Credentials.AccessKeyID, AccessKeySecret: cl.Credentials.AccessKeySecret}, true
-		}})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	code := m.Run()
-	if err := cl.Close(); err != nil {
-		fmt.Fprintf(os.Stderr, "closing the local cloud: %v\n", err)
-		code = 1
-	}
-	if code != 0 && testing.Verbose() {
-		fmt.Fprintf(os.Stderr, "--- local cloud log ---\n%s", cloudLog.String())
-	}
-	return code
+	return cloud.RunTests(m, opts, func(c *cloud.Cloud) (err error) {
+		cl = c
+		media, err = oss.New(oss.Config{Endpoint: cl.OSSEndpoint, Bucket: bucket, Region: "cn-hangzhou",
+			Credentials: func() (runtime.Credentials, bool) {
+				return runtime.Credentials{AccessKeyID: cl.Credentials.AccessKeyID, AccessKeySecret: cl.Credentials.AccessKeySecret}, true
+			}})
+		return err
+	})
 }
 
 // testManifest writes a copy of the repository's s.yaml into path with env overridden. Its
@@ -559,13 +526,7 @@ func waitDone(t *testing.T, owner user, id string) (video, progressLog) {
 }
 
 // recentLog is the end of the cloud's log, for failure messages.
-func recentLog() string {
-	s := cloudLog.String()
-	if len(s) > 6000 {
-		s = s[len(s)-6000:]
-	}
-	return s
-}
+func recentLog() string { return cloudLog.Tail(6000) }
 
 // mediaObjects lists the objects under a video's media prefix.
 func mediaObjects(t *testing.T, id string) []string {

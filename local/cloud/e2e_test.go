@@ -25,44 +25,11 @@ import (
 // The cloud under test, started once for the package from testdata/s.yaml.
 var (
 	cl       *Cloud
-	cloudLog = &syncBuffer{}
+	cloudLog = &Log{}
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestMain(m *testing.M) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	var err error
-	cl, err = Start(ctx, testOptions(nil))
-	cancel()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "starting the local cloud: %v\n%s", err, cloudLog.String())
-		os.Exit(1)
-	}
-	code := m.Run()
-	if err := cl.Close(); err != nil {
-		fmt.Fprintf(os.Stderr, "closing the local cloud: %v\n", err)
-		code = 1
-	}
-	if code != 0 && testing.Verbose() {
-		fmt.Fprintf(os.Stderr, "--- local cloud log ---\n%s", cloudLog.String())
-	}
-	os.Exit(code)
+	os.Exit(RunTests(m, testOptions(nil), func(c *Cloud) error { cl = c; return nil }))
 }
 
 func testOptions(functions []string) Options {
@@ -715,7 +682,7 @@ func functionProcesses(t *testing.T, dir string) []string {
 }
 
 func TestShutdownRunsPreStopAndLeavesNoProcess(t *testing.T) {
-	log := &syncBuffer{}
+	log := &Log{}
 	opts := testOptions([]string{"web-go1", "web-custom"})
 	opts.Log = log
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
