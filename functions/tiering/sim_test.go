@@ -25,7 +25,19 @@ func TestADryRunPrintsThePlanAndChangesNothing(t *testing.T) {
 		synth(t, cl.Clock.Now().Add(-40*24*time.Hour))
 	}
 	beforeObjects, beforeTables := objects(t), tables(t)
+	admin := token(t, "admin", vodfc.TierFree, vodfc.RoleAdmin)
+	noReport := func(when string) {
+		t.Helper()
+		code, b := call(t, "GET", "/api/v1/admin/storage/report", admin, nil)
+		var p struct{ Code string }
+		json.Unmarshal(b, &p)
+		if code != 404 || p.Code != "report_not_found" {
+			t.Fatalf("the report %s: %d %s, want 404 report_not_found", when, code, b)
+		}
+	}
+	noReport("before any run")
 	inv := invokeTimer(t, `{"dryRun":true}`)
+	noReport("after a dry run")
 	after := objects(t)
 	for k, o := range beforeObjects {
 		if a := after[k]; a.Class != o.Class || !a.LastModified.Equal(o.LastModified) {
@@ -50,6 +62,15 @@ func TestADryRunPrintsThePlanAndChangesNothing(t *testing.T) {
 	}
 	if !summary.DryRun || summary.Planned["move"] != 9 || len(summary.Plan) != 9 {
 		t.Fatalf("the printed plan: %+v\n%s", summary, inv.Log)
+	}
+}
+
+// A restore a viewer starts (the videos function) lasts as long as one tiering starts: both
+// read TIERING_RESTORE_DAYS, so s.yaml must give both the same value.
+func TestViewersRestoresLastAsLongAsTieringsOwn(t *testing.T) {
+	play, tier := cl.Manifest.Function(fnVideos).Env["TIERING_RESTORE_DAYS"], cl.Manifest.Function(fnTiering).Env["TIERING_RESTORE_DAYS"]
+	if play == "" || play != tier {
+		t.Fatalf("s.yaml: TIERING_RESTORE_DAYS is %q for videos (play) and %q for tiering", play, tier)
 	}
 }
 

@@ -54,9 +54,10 @@ func TestPolicyCatchesDeviations(t *testing.T) {
 	nightly.Runtime = "custom.debian10"
 	worker := m.Function("full-worker")
 	worker.Env["FFMPEG_PATH"] = "/usr/bin/ffmpeg"
+	nightly.Env["FCLOCAL"] = "1"
 	want := map[*Function][]string{
 		api:     {"should start with vodfc-", "custom.debian10 with instanceConcurrency", "no route"},
-		nightly: {"should run on go1"},
+		nightly: {"should run on go1", "FCLOCAL* variables are the local cloud's"},
 		worker:  {"FFMPEG_PATH should be /opt/bin/ffmpeg"},
 	}
 	for f, reasons := range want {
@@ -78,6 +79,13 @@ func policyProblems(f *Function, routed bool) []string {
 	}
 	if len(kinds) > 1 {
 		errorf("%s: %s has triggers of several kinds; a vodfc function serves one (runtime.HTTP, Objects or Timer)", f.Pos, f.Name)
+	}
+	for k := range f.Env {
+		if strings.HasPrefix(k, "FCLOCAL") {
+			// The local cloud sets these itself; in the cloud FCLOCAL=1 would make functions
+			// trust a client's x-fclocal-now header as the clock.
+			errorf("%s: %s sets %s: FCLOCAL* variables are the local cloud's and must never reach a deployment", f.At("env."+k), f.Name, k)
+		}
 	}
 	if !strings.HasPrefix(f.Name, "vodfc-") {
 		errorf("%s: functionName %q should start with vodfc- (one FC account may hold other projects)", f.At("functionName"), f.Name)

@@ -261,12 +261,21 @@ func TestDeletedVideosLoseTheirMediaAfterTheGracePeriod(t *testing.T) {
 		t.Fatal("media went before the grace period was over")
 	}
 	clock.Advance(25 * time.Hour)
-	rep := runOnce(t, cleaner(t, nil))
+	var l strings.Builder
+	rep := runOnce(t, cleaner(t, &l))
 	if n := len(keysUnder(t, "media/"+v.ID+"/")); n != 0 || exists(t, vodfc.SourceKey(v.ID)) {
 		t.Fatalf("%d media objects and the source left after the grace period", n)
 	}
 	if rep.Media.Deleted < 4 || rep.Uploads.Deleted < 1 || !rep.Media.Complete {
 		t.Fatalf("report %+v", rep)
+	}
+	for _, want := range []string{
+		fmt.Sprintf(`"msg":"cleanup: objects removed","prefix":"media/%s/`, v.ID), `"objects":4,"reason":"deleted"`,
+		fmt.Sprintf(`"msg":"cleanup: swept","prefix":"media/","listed":%d,"deleted_videos_objects":%d`, rep.Media.Listed, rep.Media.Deleted),
+	} {
+		if !strings.Contains(l.String(), want) {
+			t.Errorf("the run did not log %s:\n%s", want, l.String())
+		}
 	}
 	if len(keysUnder(t, keep.MediaPrefix)) != 4 || !exists(t, vodfc.SourceKey(keep.ID)) {
 		t.Fatal("a live video lost media")
@@ -320,6 +329,9 @@ func TestOlderAttemptsOfARepublishedVideoAndOrphansGo(t *testing.T) {
 	}
 	if rep.Media.OldAttempts < 3 || rep.Media.Orphans < 1 || rep.Uploads.Orphans < 1 {
 		t.Fatalf("report %+v", rep)
+	}
+	if rep := runOnce(t, cleaner(t, nil)); rep.Media.OldAttempts != 0 || rep.Media.Orphans != 0 || rep.Uploads.Orphans != 0 {
+		t.Fatalf("a second run removed more: %+v", rep)
 	}
 }
 

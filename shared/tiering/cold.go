@@ -121,7 +121,7 @@ func (c *Cold) Restore(ctx context.Context, v *vodfc.Video, idx []int) ([]playba
 			out[n] = playback.Archived
 			continue
 		}
-		out[n], err = c.request(ctx, v.ID, o, ByPlay)
+		out[n], err = c.request(ctx, v.ID, o, ByPlay, c.now())
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -129,14 +129,15 @@ func (c *Cold) Restore(ctx context.Context, v *vodfc.Video, idx []int) ([]playba
 	return out, errors.Join(errs...)
 }
 
-// request starts the restore of archived object o of video, unless it is readable, already
-// being restored, or was asked for moments ago. A conditional write in media_restores elects
-// one requester among concurrent ones; the others report the restore as under way.
-func (c *Cold) request(ctx context.Context, video string, o oss.Object, by string) (playback.Availability, error) {
+// request starts the restore of archived object o of video at now, unless it is readable,
+// already being restored, or was asked for moments ago. A conditional write in media_restores
+// elects one requester among concurrent ones; the others report the restore as under way.
+// now is the caller's clock: the timer's trigger time for tiering, so its records agree with
+// the play route's even where the two runtimes see different clocks (the local cloud's go1).
+func (c *Cold) request(ctx context.Context, video string, o oss.Object, by string, now time.Time) (playback.Availability, error) {
 	if a := availabilityOf(o); a != playback.Archived {
 		return a, nil
 	}
-	now := c.now()
 	key := tablestore.K("video_id", video, "object_key", o.Key)
 	row, err := c.db.Get(ctx, tablestore.MediaRestores.Name, key)
 	if err != nil {

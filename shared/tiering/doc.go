@@ -22,7 +22,10 @@
 // that remainder's storage anyway, so a move before the minimum is made only when what the
 // current class costs beyond storage (retrieval, or repeated restores, of an object people
 // watch) outweighs what the target class costs meanwhile; every such decision, made or
-// deferred, is logged with both figures and recorded in the object's move history.
+// deferred, is logged with both figures and recorded in the object's move history. The one
+// exception is a pinned object found in Archive (put there by hand or by an OSS lifecycle
+// rule): it cannot be read, so it is restored and moved back whatever the charge, which is
+// still computed and recorded.
 //
 // # Runs
 //

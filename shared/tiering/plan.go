@@ -143,13 +143,14 @@ func (p Policy) Plan(v *vodfc.Video, objs []Object, act Activity, now time.Time)
 		}
 		st := Step{Video: v.ID, Key: o.Key, Role: o.Role, Rung: o.Rung, Size: o.Size, From: o.Class, To: to, Reason: reason}
 		u := Usage{RestoreEvery: time.Duration(p.RestoreDays) * Day}
-		if o.Role == RoleRendition {
+		if o.Rung != "" { // a rung's media, pinned or not: viewers read it
 			u.ReadBytesPerDay = float64(views7) / float64(p.HotWindow/Day) * p.ReadShare * float64(o.Size)
 		}
 		st.Verdict = p.Prices.Judge(o.Class, to, o.Size, o.Since, now, p.Horizon, u)
-		if o.Role == RolePinned {
-			// Playability is not weighed against money: a pinned object found elsewhere goes
-			// back whatever the charge, which is still computed and recorded.
+		if o.Role == RolePinned && Archived(o.Class) {
+			// Playability is not weighed against money: a pinned object that cannot be read
+			// (an Archive one) goes back whatever the charge, which is still computed and
+			// recorded. One found in IA still plays at once, so it waits like any other move.
 			st.Verdict.Move = true
 		}
 		switch {

@@ -187,3 +187,42 @@ func TestPlanNeverTiersSmallObjectsAndBringsPinnedOnesBack(t *testing.T) {
 		}
 	}
 }
+
+// A pinned object found in IA still plays at once, so it waits for IA's minimum duration like
+// any move that does not pay; one found in Archive cannot be read, so it comes back whatever
+// the charge (restored first), with the charge computed.
+func TestPinnedObjectsLeaveIAEarlyOnlyWhenItPaysButArchiveAlways(t *testing.T) {
+	p := DefaultPolicy()
+	v, objs := ladderVideo(t0, 1080, 480)
+	objs = p.Roles(v, objs)
+	now := t0.Add(40 * Day)
+	cover, low := v.MediaPrefix+"storyboard-0.jpg", v.MediaPrefix+"480p.mp4"
+	for i := range objs {
+		switch objs[i].Key {
+		case cover:
+			objs[i].Class, objs[i].Since = oss.IA, now.Add(-10*Day)
+		case low:
+			objs[i].Class, objs[i].Since = oss.Archive, now.Add(-10*Day)
+		}
+	}
+	s := stepsByKey(p.Plan(v, objs, Activity{}, now))
+	if st := s[cover]; st.Action != ActDefer || st.Verdict.Remaining != 20*Day || st.Verdict.EarlyCharge <= 0 {
+		t.Errorf("a pinned object 10 days into IA, nobody watching: %+v", st)
+	}
+	if st := s[low]; st.To != oss.Standard || st.Action != ActRestore || st.Verdict.Remaining != 50*Day || st.Verdict.EarlyCharge <= 0 {
+		t.Errorf("a pinned rung 10 days into Archive: %+v", st)
+	}
+	// Watched, the pinned rung in IA pays its way back early.
+	for i := range objs {
+		if objs[i].Key == low {
+			objs[i].Class = oss.IA
+		}
+	}
+	hot := map[int]int64{}
+	for d := range 7 {
+		hot[d] = 5000
+	}
+	if st := stepsByKey(p.Plan(v, objs, activity(now, hot), now))[low]; st.Action != ActMove || st.Verdict.Saving <= st.Verdict.EarlyCharge {
+		t.Errorf("a watched pinned rung 10 days into IA: %+v", st)
+	}
+}

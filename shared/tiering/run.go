@@ -369,7 +369,7 @@ func (r *Runner) visit(ctx context.Context, v *vodfc.Video, row tierRow, now tim
 			waiting++
 		case ActRestore:
 			o := byKey[s.Key]
-			if _, err := r.cold.request(ctx, v.ID, oss.Object{Key: o.Key, Size: o.Size, Class: o.Class, LastModified: o.Since, Restore: o.Restore}, ByTiering); err != nil {
+			if _, err := r.cold.request(ctx, v.ID, oss.Object{Key: o.Key, Size: o.Size, Class: o.Class, LastModified: o.Since, Restore: o.Restore}, ByTiering, now); err != nil {
 				failed++
 				r.log().ErrorContext(ctx, "tiering: restore request failed", "run", opt.RunID, "video", v.ID, "key", s.Key, "err", err)
 				continue

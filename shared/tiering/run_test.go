@@ -433,3 +433,46 @@ func TestAnAllStandardLibrarySavesExactlyNothing(t *testing.T) {
 		t.Fatalf("cost %v, all Standard %v, saving %v (%v)", rep.MonthlyCost, rep.AllStandardMonthlyCost, rep.MonthlySaving, rep.SavingRatio)
 	}
 }
+
+// A rendition archived and then watched again is restored by the timer itself (once, however
+// many runs see it on the way), stamped on the timer's clock, and moved up once readable.
+func TestTheTimerRestoresAHotArchivedRenditionOnceThenMovesItUp(t *testing.T) {
+	resetLibrary(t)
+	v := publish(t)
+	r := newRunner(t, nil, nil)
+	clock.Advance(31 * Day)
+	runAt(t, r, RunOptions{})
+	clock.Advance(61 * Day)
+	runAt(t, r, RunOptions{})
+	top, mid := v.Renditions[0].Media, v.Renditions[1].Media
+	if class(t, top) != oss.Archive || class(t, mid) != oss.Archive {
+		t.Fatal("untouched for 90 days, the top rungs should be archived")
+	}
+	views(t, v.ID, 300)
+	u0, _ := emu.Usage("media")
+	res := runAt(t, r, RunOptions{})
+	if res.Restores != 2 || res.Moves != 0 || class(t, top) != oss.Archive {
+		t.Fatalf("hot and archived: %+v", res)
+	}
+	row, err := db.Get(context.Background(), tablestore.MediaRestores.Name, tablestore.K("video_id", v.ID, "object_key", top))
+	if err != nil || row == nil {
+		t.Fatalf("no restore record: %v", err)
+	}
+	if by, at := row.Str(colRequestedBy), row.Int(colRequestedAt); by != ByTiering || at != clock.Now().UnixMilli() {
+		t.Fatalf("restore recorded by %q at %v, want %q at the run's time %v", by, time.UnixMilli(at).UTC(), ByTiering, clock.Now())
+	}
+	// A run while the restores are under way waits for them and asks for nothing more.
+	if res := runAt(t, r, RunOptions{}); res.Restores != 0 || res.Waiting != 2 || res.Moves != 0 {
+		t.Fatalf("while restoring: %+v", res)
+	}
+	if u1, _ := emu.Usage("media"); u1.RetrievedBytes[oss.Archive]-u0.RetrievedBytes[oss.Archive] != v.Renditions[0].Size+v.Renditions[1].Size {
+		t.Fatal("a rendition was restored more than once")
+	}
+	clock.Advance(2 * time.Minute)
+	if res := runAt(t, r, RunOptions{}); res.Moves != 2 || class(t, top) != oss.Standard || class(t, mid) != oss.Standard {
+		t.Fatalf("restored and hot: %+v", res)
+	}
+	if row, _ := db.Get(context.Background(), tablestore.MediaRestores.Name, tablestore.K("video_id", v.ID, "object_key", top)); row != nil {
+		t.Fatal("the restore record outlived the move out of Archive")
+	}
+}
