@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -34,58 +32,17 @@ const (
 var (
 	cl     *cloud.Cloud
 	bucket *oss.Store
-	logBuf syncBuffer
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) tail(n int) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := s.b.String()
-	if len(out) > n {
-		out = out[len(out)-n:]
-	}
-	return out
-}
-
 func TestMain(m *testing.M) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	opts := cloud.Ephemeral("../../s.yaml", fnCleanup, fnVideos, fnAuth)
-	opts.Log = &logBuf
-	var err error
-	cl, err = cloud.Start(ctx, opts)
-	cancel()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "starting the local cloud: %v\n%s", err, logBuf.tail(20000))
-		os.Exit(1)
-	}
-	creds := runtime.Credentials{AccessKeyID: cl.Credentials.AccessKeyID, AccessKeySecret: cl.Credentials.AccessKeySecret}
-	bucket, err = oss.New(oss.Config{Endpoint: cl.OSSEndpoint, Bucket: cl.Manifest.Function(fnCleanup).Env["MEDIA_BUCKET"],
-		Region: "cn-hangzhou", Credentials: func() (runtime.Credentials, bool) { return creds, true }})
-	code := 1
-	if err == nil {
-		code = m.Run()
-	} else {
-		fmt.Fprintln(os.Stderr, err)
-	}
-	if err := cl.Close(); err != nil {
-		fmt.Fprintf(os.Stderr, "closing the local cloud: %v\n", err)
-		code = 1
-	}
-	if code != 0 {
-		fmt.Fprintf(os.Stderr, "--- local cloud log (tail) ---\n%s", logBuf.tail(20000))
-	}
-	os.Exit(code)
+	os.Exit(cloud.RunTests(m, opts, func(c *cloud.Cloud) (err error) {
+		cl = c
+		creds := runtime.Credentials{AccessKeyID: cl.Credentials.AccessKeyID, AccessKeySecret: cl.Credentials.AccessKeySecret}
+		bucket, err = oss.New(oss.Config{Endpoint: cl.OSSEndpoint, Bucket: cl.Manifest.Function(fnCleanup).Env["MEDIA_BUCKET"],
+			Region: "cn-hangzhou", Credentials: func() (runtime.Credentials, bool) { return creds, true }})
+		return err
+	}))
 }
 
 var client = &http.Client{Timeout: 30 * time.Second}

@@ -11,7 +11,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -43,64 +42,21 @@ var (
 	db     *tablestore.Client
 	bucket *oss.Store
 	store  *videos.Store
-	logBuf syncBuffer
 )
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) tail(n int) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := s.b.String()
-	if len(out) > n {
-		out = out[len(out)-n:]
-	}
-	return out
-}
-
 func TestMain(m *testing.M) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	opts := cloud.Ephemeral("../../s.yaml", fnTiering, fnVideos, fnPlayback, fnUsers)
-	opts.Log = &logBuf
-	var err error
-	cl, err = cloud.Start(ctx, opts)
-	cancel()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "starting the local cloud: %v\n%s", err, logBuf.tail(20000))
-		os.Exit(1)
-	}
-	code := func() int {
+	os.Exit(cloud.RunTests(m, opts, func(c *cloud.Cloud) (err error) {
+		cl = c
 		if db, err = cl.TablestoreClient(); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
+			return err
 		}
 		creds := runtime.Credentials{AccessKeyID: cl.Credentials.AccessKeyID, AccessKeySecret: cl.Credentials.AccessKeySecret}
 		bucket, err = oss.New(oss.Config{Endpoint: cl.OSSEndpoint, Bucket: cl.Manifest.Function(fnTiering).Env["MEDIA_BUCKET"],
 			Region: "cn-hangzhou", Credentials: func() (runtime.Credentials, bool) { return creds, true }})
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
 		store = videos.NewStore(db)
-		return m.Run()
-	}()
-	if err := cl.Close(); err != nil {
-		fmt.Fprintf(os.Stderr, "closing the local cloud: %v\n", err)
-		code = 1
-	}
-	if code != 0 {
-		fmt.Fprintf(os.Stderr, "--- local cloud log (tail) ---\n%s", logBuf.tail(20000))
-	}
-	os.Exit(code)
+		return err
+	}))
 }
 
 var client = &http.Client{Timeout: 30 * time.Second}
