@@ -163,6 +163,12 @@ func (c *Cold) request(ctx context.Context, video string, o oss.Object, by strin
 	}
 	started, err := c.media.StartRestore(ctx, o.Key, c.days)
 	if err != nil {
+		// Give the election back, so that the next viewer (or the next night) asks again at
+		// once instead of being told "restoring" for the grace period.
+		if derr := c.db.Delete(ctx, tablestore.MediaRestores.Name, key,
+			tablestore.IfExists().Where(tablestore.Eq(colRequestedAt, now.UnixMilli()))); derr != nil && !tablestore.IsConditionFailed(derr) {
+			c.log().WarnContext(ctx, "tiering: withdrawing a failed restore request failed", "video", video, "key", o.Key, "err", derr)
+		}
 		return playback.Archived, err
 	}
 	c.log().InfoContext(ctx, "tiering: restore requested", "video", video, "key", o.Key, "by", by, "days", c.days, "oss", started)

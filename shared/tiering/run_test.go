@@ -476,3 +476,21 @@ func TestTheTimerRestoresAHotArchivedRenditionOnceThenMovesItUp(t *testing.T) {
 		t.Fatal("the restore record outlived the move out of Archive")
 	}
 }
+
+// A restore OSS refuses is not remembered as requested: the next viewer asks again at once
+// rather than being told "restoring" for the grace period.
+func TestARefusedRestoreIsAskedAgainAtOnce(t *testing.T) {
+	ctx := context.Background()
+	cold := NewCold(db, media, 2, slog.New(slog.DiscardHandler))
+	gone := oss.Object{Key: "media/gone/1/1080p.mp4", Size: 1 << 20, Class: oss.Archive, LastModified: clock.Now()}
+	for try := range 2 {
+		a, err := cold.request(ctx, "gone", gone, ByPlay, clock.Now())
+		if err == nil || a != playback.Archived {
+			t.Fatalf("try %d: %v %v, want the refusal", try, a, err)
+		}
+	}
+	row, err := db.Get(ctx, tablestore.MediaRestores.Name, tablestore.K("video_id", "gone", "object_key", gone.Key))
+	if err != nil || row != nil {
+		t.Fatalf("a refused restore left %+v %v", row, err)
+	}
+}
