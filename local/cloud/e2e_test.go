@@ -57,6 +57,7 @@ type echo struct {
 	Initialized bool              `json:"initialized"`
 	Inflight    int               `json:"inflight"`
 	Now         string            `json:"now"`
+	RuntimeNow  time.Time         `json:"runtimeNow"`
 	Path        string            `json:"path"`
 	Method      string            `json:"method"`
 	Bytes       int               `json:"bytes"`
@@ -720,5 +721,32 @@ func TestShutdownRunsPreStopAndLeavesNoProcess(t *testing.T) {
 	}
 	if _, err := http.Get(c.GatewayURL + "/_local/health"); err == nil {
 		t.Error("the gateway still answers after Close")
+	}
+}
+
+// A client cannot pose as the platform: the headers FC sets replace the client's, whatever
+// their case, so the local clock a function follows is the cloud's.
+func TestClientsCannotSetThePlatformsHeaders(t *testing.T) {
+	req, _ := http.NewRequest("GET", cl.GatewayURL+"/api/v1/custom/echo", nil)
+	req.Header.Set("X-Fclocal-Now", "2099-01-01T00:00:00Z")
+	req.Header["x-fc-request-id"] = []string{"forged"}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var e echo
+	if err := json.NewDecoder(resp.Body).Decode(&e); err != nil {
+		t.Fatal(err)
+	}
+	now, err := time.Parse(time.RFC3339Nano, e.Now)
+	if err != nil || now.Year() == 2099 || e.RuntimeNow.Year() == 2099 {
+		t.Fatalf("the function saw x-fclocal-now %q and runtime.Now %v", e.Now, e.RuntimeNow)
+	}
+	if d := cl.Clock.Now().Sub(e.RuntimeNow); d < -time.Minute || d > time.Minute {
+		t.Fatalf("runtime.Now %v, the cloud's clock %v", e.RuntimeNow, cl.Clock.Now())
+	}
+	if e.RequestID == "forged" {
+		t.Fatal("the client's x-fc-request-id reached the function")
 	}
 }

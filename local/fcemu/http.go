@@ -252,7 +252,10 @@ func (p *pool) proxy(w http.ResponseWriter, r *http.Request, inst *instance, rec
 	}
 	out.Header = r.Header.Clone()
 	dropHop(out.Header)
+	// FC's own headers replace whatever the client sent under the same names (in any case),
+	// so a client can neither pose as the platform nor move a function's local clock.
 	for k, v := range p.headers(c) {
+		out.Header.Del(k)
 		out.Header[k] = v
 	}
 	out.Header.Set("x-fc-control-path", "/http-invoke")

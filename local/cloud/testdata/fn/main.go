@@ -84,6 +84,7 @@ func serve(w http.ResponseWriter, r *http.Request) {
 		"initialized": initialized.Load(),
 		"inflight":    n,
 		"now":         r.Header.Get("x-fclocal-now"),
+		"runtimeNow":  runtime.Now(),
 		"path":        r.URL.Path,
 		"method":      r.Method,
 		"bytes":       len(body),
