@@ -9,6 +9,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -99,7 +100,15 @@ func newRouter(c config, db *tablestore.Client, media *oss.Store, rdb *redis.Cli
 	r.Scope(scope...)
 	r.Use(httpapi.CORS(httpapi.CORSConfig{AllowedOrigins: c.corsOrigins,
 		AllowedHeaders: []string{"Authorization", "Content-Type", "Idempotency-Key"}, ExposedHeaders: []string{"ETag"}}))
-	videos.NewService(store, media, c.videos).Register(r, c.verifier)
+	vs := videos.NewService(store, media, c.videos)
+	vs.OnChange(func(ctx context.Context, id string) {
+		// Without this the engagement routes served here would keep treating a video just
+		// made private or deleted as visible for the gate's TTL (32 s).
+		if err := eng.Gate.Forget(ctx, id); err != nil {
+			slog.WarnContext(ctx, "dropping a video from the engagement cache failed; it expires within 30 s", "video", id, "err", err)
+		}
+	})
+	vs.Register(r, c.verifier)
 	play.Register(r, c.verifier)
 	eng.Register(r, c.verifier)
 	dm.Register(r, c.verifier)

@@ -592,3 +592,20 @@ func TestConfigurationErrorsStopStartUp(t *testing.T) {
 		}
 	}
 }
+
+// TestHidingAVideoStopsItsEngagementAtOnce: engagement's gate caches who may see a video; an
+// edit or delete here must drop that, or for half a minute strangers keep reading and
+// writing comments (and danmaku, likes, views) of a video its owner just made private.
+func TestHidingAVideoStopsItsEngagementAtOnce(t *testing.T) {
+	owner, other := newClient(t, vodfc.TierFree), newClient(t, vodfc.TierFree)
+	id := owner.create(t, draft(1000)).Video.ID
+	publish(t, id)
+	want(t, other.do(t, "GET", "/api/v1/videos/"+id+"/comments", nil), http.StatusOK, "")
+	want(t, owner.do(t, "PATCH", "/api/v1/videos/"+id, map[string]any{"visibility": "private"}), http.StatusOK, "")
+	want(t, other.do(t, "GET", "/api/v1/videos/"+id+"/comments", nil), http.StatusNotFound, "video_not_found")
+	want(t, other.do(t, "POST", "/api/v1/videos/"+id+"/comments", map[string]any{"text": "still here?"}), http.StatusNotFound, "video_not_found")
+	want(t, owner.do(t, "PATCH", "/api/v1/videos/"+id, map[string]any{"visibility": "public"}), http.StatusOK, "")
+	want(t, other.do(t, "GET", "/api/v1/videos/"+id+"/comments", nil), http.StatusOK, "")
+	want(t, owner.do(t, "DELETE", "/api/v1/videos/"+id, nil), http.StatusNoContent, "")
+	want(t, other.do(t, "GET", "/api/v1/videos/"+id+"/danmaku", nil), http.StatusNotFound, "video_not_found")
+}

@@ -334,6 +334,9 @@ func (s *Service) Recall(ctx context.Context, userID, id string) error {
 		return err
 	}
 	if l.userID != userID {
+		if _, err := s.eng.Gate.Readable(ctx, l.videoID, userID); vodfc.IsCode(err, "video_not_found") {
+			return errNotFound() // a 403 would confirm the danmaku, and the hidden video
+		}
 		return vodfc.Forbidden("not_danmaku_sender", "only its sender may recall a danmaku")
 	}
 	if l.recalled {

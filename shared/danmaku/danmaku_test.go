@@ -501,6 +501,13 @@ func TestRecallWithinTwoMinutes(t *testing.T) {
 		resp, b := h.call("DELETE", "/api/v1/danmaku/"+a.ID, "bob", nil)
 		h.problem(403, "not_danmaku_sender", resp, b)
 	})
+	t.Run("someone else's on a private video is danmaku_not_found", func(t *testing.T) {
+		// A 403 would confirm to a stranger that the hidden video carries this danmaku.
+		hidden := h.video("owner", func(v *vodfc.Video) { v.Visibility = vodfc.Private })
+		d := h.post("owner", hidden, map[string]any{"time_ms": 100, "text": "private note"})
+		resp, b := h.call("DELETE", "/api/v1/danmaku/"+d.ID, "bob", nil)
+		h.problem(404, "danmaku_not_found", resp, b)
+	})
 	t.Run("an unknown id is danmaku_not_found", func(t *testing.T) {
 		resp, b := h.call("DELETE", "/api/v1/danmaku/12345", "alice", nil)
 		h.problem(404, "danmaku_not_found", resp, b)

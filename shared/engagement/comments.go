@@ -560,6 +560,9 @@ func (s *Service) DeleteComment(ctx context.Context, userID, commentID string) e
 		return err
 	}
 	if row.Str(colAuthor) != userID && info.OwnerID != userID {
+		if !info.VisibleTo(userID) { // a 403 would confirm the comment, and the hidden video
+			return errCommentNotFound()
+		}
 		return vodfc.Forbidden("not_comment_author", "only its author or the video's owner may delete a comment")
 	}
 	if row.Int(colDeletedAt) != 0 {

@@ -189,6 +189,17 @@ func TestCommentRules(t *testing.T) {
 		code, hdr, b := h.call("DELETE", "/api/v1/comments/"+c.ID, "bob", nil, nil)
 		h.problem(403, "not_comment_author", code, hdr, b)
 	})
+	t.Run("deleting a comment of a private video one cannot see is comment_not_found", func(t *testing.T) {
+		// A 403 here would tell a stranger the id exists, and so that the private video has
+		// this comment; they must get what an unknown id gets.
+		hidden := h.video("owner", private)
+		oc := h.comment("owner", hidden, "note to self", "")
+		code, hdr, b := h.call("DELETE", "/api/v1/comments/"+oc.ID, "bob", nil, nil)
+		h.problem(404, "comment_not_found", code, hdr, b)
+		if code, _, b := h.call("DELETE", "/api/v1/comments/"+oc.ID, "owner", nil, nil); code != 204 {
+			t.Fatalf("the owner deleting: %d %s", code, b)
+		}
+	})
 	t.Run("an unknown comment is comment_not_found", func(t *testing.T) {
 		code, hdr, b := h.call("PUT", "/api/v1/comments/0000000000000000/like", "bob", nil, nil)
 		h.problem(404, "comment_not_found", code, hdr, b)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"path"
@@ -69,6 +70,9 @@ func (s *Service) Master(ctx context.Context, t Token, v *vodfc.Video) ([]byte, 
 
 func (s *Service) handleMaster(w http.ResponseWriter, r *http.Request) {
 	t, v, err := s.authorize(r.Context(), r.PathValue("id"), r.URL.Query().Get("token"))
+	if err == nil && t.Session {
+		err = errInvalidToken(errors.New("a session token on a master playlist"))
+	}
 	if err != nil {
 		httpapi.WriteError(w, r, err)
 		return

@@ -234,6 +234,7 @@ func (s *Service) authorize(ctx context.Context, id, token string) (Token, *vodf
 // session is the token the master playlist puts on its variant URIs: same viewer and tier,
 // living for a viewing session.
 func (s *Service) session(t Token) (Token, string) {
+	t.Session = true
 	t.Expires = s.now().Add(s.cfg.SessionTTL).Truncate(time.Second)
 	return t, s.tokens.Sign(t)
 }

@@ -562,3 +562,26 @@ func TestCDNDomainSignsEveryMediaURLWithTypeA(t *testing.T) {
 	sprite, _, _ := strings.Cut(strings.Split(string(sb.body), "\n")[3], "#")
 	checkTypeA(sprite, v.StoryboardKey)
 }
+
+// A master playlist hands out 6-hour session tokens; if a session token could fetch the master
+// again, each fetch would mint another 6 hours, and a leaked link (or a member's link after a
+// downgrade) would never die. Only the short entry token from the play route opens a master.
+func TestSessionTokenCannotOpenAnotherMaster(t *testing.T) {
+	v := ladder(t, vodfc.NewID(), vodfc.Public, [2]int{640, 360})
+	p := play(t, v.ID, "")
+	m, base := master(t, p.MasterURL)
+	variant, _ := url.Parse(resolve(base, m.Variants[0].URI))
+	session := variant.Query().Get("token")
+	if r := get(t, variant.String(), ""); r.status != http.StatusOK {
+		t.Fatalf("the session token on its variant: %d %s", r.status, r.body)
+	}
+	r := get(t, "/api/v1/play/"+v.ID+"/master.m3u8?token="+url.QueryEscape(session), "")
+	if r.status != http.StatusForbidden || r.code() != playback.CodeInvalidToken {
+		t.Fatalf("a session token opened a master (and minted a fresh session): %d %s", r.status, r.body)
+	}
+	// The storyboard and the variants still take the entry token too.
+	entry := p.MasterURL[strings.Index(p.MasterURL, "token=")+len("token="):]
+	if r := get(t, "/api/v1/play/"+v.ID+"/360p.m3u8?token="+entry, ""); r.status != http.StatusOK {
+		t.Fatalf("the entry token on a variant: %d %s", r.status, r.body)
+	}
+}

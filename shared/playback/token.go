@@ -20,6 +20,10 @@ type Token struct {
 	Viewer  string
 	Tier    vodfc.Tier
 	Expires time.Time
+	// Session marks the long-lived token a master playlist puts on its variants. It opens
+	// variants and storyboards but never a master, or every master fetch would mint another
+	// session and a leaked link would live for ever.
+	Session bool
 }
 
 // MinKeyBytes is the least key material a token key must have (HMAC-SHA256's block of
@@ -59,13 +63,20 @@ func NewTokens(key []byte) (*Tokens, error) {
 }
 
 // tokenVersion starts every payload, so the format can change without old tokens being read
-// the new way.
-const tokenVersion = "p1"
+// the new way; sessionVersion starts session tokens, so the kind is under the MAC.
+const (
+	tokenVersion   = "p1"
+	sessionVersion = "s1"
+)
 
 // Sign renders t as "payload.mac", both base64url: the payload is readable (it holds nothing
 // secret) and the MAC covers every field.
 func (k *Tokens) Sign(t Token) string {
-	payload := strings.Join([]string{tokenVersion, t.Video, t.Viewer, string(t.Tier), strconv.FormatInt(t.Expires.Unix(), 10)}, "\n")
+	version := tokenVersion
+	if t.Session {
+		version = sessionVersion
+	}
+	payload := strings.Join([]string{version, t.Video, t.Viewer, string(t.Tier), strconv.FormatInt(t.Expires.Unix(), 10)}, "\n")
 	p := base64.RawURLEncoding.EncodeToString([]byte(payload))
 	return p + "." + base64.RawURLEncoding.EncodeToString(k.mac(p))
 }
@@ -102,14 +113,14 @@ func (k *Tokens) Verify(s string, now time.Time) (Token, error) {
 		return Token{}, errInvalidToken(err)
 	}
 	f := strings.Split(string(raw), "\n")
-	if len(f) != 5 || f[0] != tokenVersion {
+	if len(f) != 5 || f[0] != tokenVersion && f[0] != sessionVersion {
 		return Token{}, errInvalidToken(errors.New("unknown payload"))
 	}
 	exp, err := strconv.ParseInt(f[4], 10, 64)
 	if err != nil {
 		return Token{}, errInvalidToken(err)
 	}
-	t := Token{Video: f[1], Viewer: f[2], Tier: vodfc.Tier(f[3]), Expires: time.Unix(exp, 0).UTC()}
+	t := Token{Video: f[1], Viewer: f[2], Tier: vodfc.Tier(f[3]), Expires: time.Unix(exp, 0).UTC(), Session: f[0] == sessionVersion}
 	if !vodfc.ValidID(t.Video) || !t.Tier.Valid() {
 		return Token{}, errInvalidToken(errors.New("bad fields"))
 	}

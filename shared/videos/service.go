@@ -25,6 +25,18 @@ type Service struct {
 	media *oss.Store
 	cfg   Config
 	now   func() time.Time
+	// changed hears of every edit and delete, so caches of who may see a video (engagement's
+	// gate) drop it at once instead of serving a now-private video for their TTL.
+	changed func(ctx context.Context, id string)
+}
+
+// OnChange sets f to be called after a video's metadata changed or it was deleted.
+func (s *Service) OnChange(f func(ctx context.Context, id string)) { s.changed = f }
+
+func (s *Service) notify(ctx context.Context, id string) {
+	if s.changed != nil {
+		s.changed(ctx, id)
+	}
 }
 
 // NewService returns the feature over its record store and the media bucket.
@@ -308,6 +320,7 @@ func (s *Service) Edit(ctx context.Context, id string, caller vodfc.Principal, p
 	if err := s.store.Update(ctx, id, caller.UserID, e, s.now().UTC()); err != nil {
 		return nil, err
 	}
+	s.notify(ctx, id)
 	return s.store.Get(ctx, id)
 }
 
@@ -320,6 +333,7 @@ func (s *Service) Delete(ctx context.Context, id string, caller vodfc.Principal)
 	if err := s.store.SoftDelete(ctx, v, s.now().UTC()); err != nil {
 		return err
 	}
+	s.notify(ctx, v.ID)
 	if v.Status == vodfc.StatusAwaitingUpload && v.UploadID != "" {
 		s.abortQuietly(ctx, v)
 	}
