@@ -33,13 +33,16 @@ func TestConfigRejectsBadValues(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := map[string]string{"OTS_ENDPOINT": "http://127.0.0.1:1", "OTS_INSTANCE": "vodfc", "REDIS_ADDR": "127.0.0.1:1",
-		"JWT_VERIFY_KEYS": verifyKey, "JWT_ISSUER": "i", "JWT_AUDIENCE": "a"}
+		"JWT_VERIFY_KEYS": verifyKey, "JWT_ISSUER": "i", "JWT_AUDIENCE": "a",
+		"DANMAKU_SENDER_KEY": "dm9kZmMgZGFubWFrdSBzZW5kZXIga2V5IGZvciB0ZXM="}
 	for name, bad := range map[string]map[string]string{
 		"no Tablestore":      {"OTS_ENDPOINT": ""},
 		"no Redis":           {"REDIS_ADDR": ""},
 		"a zero cooldown":    {"DANMAKU_COOLDOWN": "0s"},
 		"a cooldown in ints": {"DANMAKU_COOLDOWN": "5"},
 		"a negative quota":   {"DANMAKU_DAILY_QUOTA": "-1"},
+		"no sender key":      {"DANMAKU_SENDER_KEY": ""},
+		"a short sender key": {"DANMAKU_SENDER_KEY": "c2hvcnQ="},
 	} {
 		t.Run(name, func(t *testing.T) {
 			for k, v := range base {
@@ -63,7 +66,7 @@ func TestConfigRejectsBadValues(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if c.Danmaku.Cooldown != 3*time.Second || c.Danmaku.DailyQuota != 10 {
+		if c.Danmaku.Cooldown != 3*time.Second || c.Danmaku.DailyQuota != 10 || len(c.Danmaku.SenderKey) != 32 {
 			t.Fatalf("%+v", c)
 		}
 	})

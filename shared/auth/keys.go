@@ -151,3 +151,18 @@ func issuerAudience(getenv func(string) string) (iss, aud string, err error) {
 	}
 	return iss, aud, nil
 }
+
+// ParseSecretKey reads a symmetric key given in the environment as base64 (standard or URL
+// alphabet, padded or not), refusing one shorter than min bytes.
+func ParseSecretKey(s string, min int) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	for _, enc := range []*base64.Encoding{base64.RawURLEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.StdEncoding} {
+		if b, err := enc.DecodeString(s); err == nil {
+			if len(b) < min {
+				return nil, fmt.Errorf("the key has %d bytes; want at least %d", len(b), min)
+			}
+			return b, nil
+		}
+	}
+	return nil, errors.New("the key is not base64")
+}

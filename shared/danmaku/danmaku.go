@@ -8,7 +8,9 @@ package danmaku
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
@@ -49,21 +51,35 @@ const (
 
 // Danmaku is one bullet comment.
 type Danmaku struct {
-	ID        int64
-	VideoID   string
-	TimeMS    int64
-	Text      string
-	Mode      Mode
-	Color     int // 0xRRGGBB
-	Size      Size
-	UserID    string
+	ID      int64
+	VideoID string
+	TimeMS  int64
+	Text    string
+	Mode    Mode
+	Color   int // 0xRRGGBB
+	Size    Size
+	UserID  string
+	// Sender is what outputs show instead of the user id (see Service.Sender), as stored
+	// when the danmaku was posted.
+	Sender    string
 	CreatedAt time.Time
 	Hidden    bool
 }
 
-// Sender is what outputs show instead of the user id: CRC32 of it in hex, as Bilibili's XML
-// does. It lets a player group one sender's danmaku (or block them) without naming the user.
-func Sender(userID string) string { return fmt.Sprintf("%08x", crc32.ChecksumIEEE([]byte(userID))) }
+// Sender is what outputs show instead of userID: eight hex digits of a CRC32, the form
+// Bilibili's XML and the players reading it use to group (or block) one sender's danmaku.
+// Bilibili's CRC32 of the bare user id is reversed by hashing candidate ids, and ours are
+// public (a video's owner, a comment's author), so with a key the CRC32 is taken over an
+// HMAC-SHA256 of the id: stable per user, unlinkable to the user without the key. Without a
+// key (tests, a library user who has none) it is the bare CRC32.
+func (s *Service) Sender(userID string) string {
+	if len(s.cfg.SenderKey) == 0 {
+		return fmt.Sprintf("%08x", crc32.ChecksumIEEE([]byte(userID)))
+	}
+	m := hmac.New(sha256.New, s.cfg.SenderKey)
+	m.Write([]byte(userID))
+	return fmt.Sprintf("%08x", crc32.ChecksumIEEE(m.Sum(nil)))
+}
 
 // Segment is the segment holding time t (ms).
 func Segment(timeMS int64) int64 { return timeMS/SegmentMS + 1 }
@@ -87,6 +103,8 @@ type Config struct {
 	// keeps a rendered output (10 min; every post drops what it changes).
 	MaxAge   time.Duration
 	CacheTTL time.Duration
+	// SenderKey keys the sender hashes public outputs show (DANMAKU_SENDER_KEY; see Sender).
+	SenderKey []byte
 	// LocalTTL is how long an instance serves a rendered output from its own memory without
 	// asking Redis (1 s; negative turns it off). A change made through another instance
 	// therefore shows here within LocalTTL — well inside the MaxAge clients and CDNs may keep
@@ -260,6 +278,7 @@ func (s *Service) Post(ctx context.Context, userID, videoID string, in Input) (*
 	}
 	now := s.eng.Now()
 	d.ID, d.VideoID, d.UserID, d.CreatedAt = newID(now), videoID, userID, now.UTC().Truncate(time.Millisecond)
+	d.Sender = s.Sender(userID)
 	seg := Segment(d.TimeMS)
 	index := tablestore.Write{Table: tablestore.DanmakuIDs.Name, Key: tablestore.K("danmaku_id", d.ID),
 		Put: tablestore.Cols{colVideo: videoID, colSegment: seg, colTime: d.TimeMS, colUser: userID, colCreatedAt: now.UnixMilli()}, Cond: tablestore.Always}
@@ -268,7 +287,7 @@ func (s *Service) Post(ctx context.Context, userID, videoID string, in Input) (*
 	if err != nil {
 		return nil, err
 	}
-	cols := tablestore.Cols{colUser: userID, colSender: Sender(userID), colText: d.Text, colMode: string(d.Mode),
+	cols := tablestore.Cols{colUser: userID, colSender: d.Sender, colText: d.Text, colMode: string(d.Mode),
 		colColor: int64(d.Color), colSize: string(d.Size), colCreatedAt: now.UnixMilli(), colHidden: false, colReports: int64(0)}
 	err = s.db.Put(ctx, tablestore.Danmaku.Name, rowKey(videoID, d.TimeMS, d.ID), cols, tablestore.IfNotExists())
 	if err != nil { // a fresh random id cannot collide; anything here is a failure, maybe applied

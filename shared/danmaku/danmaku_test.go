@@ -9,6 +9,7 @@ import (
 	"encoding/xml"
 	"flag"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"log/slog"
 	"net/http"
@@ -197,7 +198,7 @@ func TestPostAndReadSegmentsWithValidators(t *testing.T) {
 	a := h.post("alice", vid, map[string]any{"time_ms": 5000, "text": "later", "mode": "top", "color": "#FF0000", "size": "large"})
 	b := h.post("bob", vid, map[string]any{"time_ms": 1000, "text": "first"})
 	h.post("bob", vid, map[string]any{"time_ms": 400000, "text": "segment two"})
-	if a.Segment != 1 || a.Sender != Sender("alice") || a.Color != "#ff0000" || a.Mode != Top || a.Size != Large {
+	if a.Segment != 1 || a.Sender != h.svc.Sender("alice") || a.Color != "#ff0000" || a.Mode != Top || a.Size != Large {
 		t.Fatalf("answer %+v", a)
 	}
 	resp, body := h.call("GET", "/api/v1/videos/"+vid+"/danmaku?segment=1", "", nil)
@@ -273,7 +274,7 @@ func TestXMLHasTheEightFieldPAndEscapesText(t *testing.T) {
 	if len(p) != 8 {
 		t.Fatalf("p has %d fields: %q", len(p), doc.D[1].P)
 	}
-	if p[0] != "12.34500" || p[1] != "4" || p[2] != "18" || p[3] != strconv.Itoa(0x00ff7f) || p[5] != "0" || p[6] != Sender("alice") {
+	if p[0] != "12.34500" || p[1] != "4" || p[2] != "18" || p[3] != strconv.Itoa(0x00ff7f) || p[5] != "0" || p[6] != h.svc.Sender("alice") {
 		t.Fatalf("p %q", p)
 	}
 	if ctime, _ := strconv.ParseInt(p[4], 10, 64); ctime != time.UnixMilli(h.now.Load()).Add(-10*time.Second).Unix() {
@@ -318,7 +319,7 @@ func TestDPlayerV3Layout(t *testing.T) {
 			json.Unmarshal(row[3], &author) != nil || json.Unmarshal(row[4], &text) != nil {
 			t.Fatalf("row layout %s", body)
 		}
-		if tm != 1.5 || typ != 1 || color != 0x0000ff || author != Sender("alice") || text != "&lt;b&gt;bold&lt;/b&gt;" {
+		if tm != 1.5 || typ != 1 || color != 0x0000ff || author != h.svc.Sender("alice") || text != "&lt;b&gt;bold&lt;/b&gt;" {
 			t.Fatalf("row %v %v %v %q %q", tm, typ, color, author, text)
 		}
 		if strings.Contains(string(body), "alice") || strings.Contains(string(body), "bob") {
@@ -692,5 +693,32 @@ func TestDanmakuWritesWithoutATokenAre401(t *testing.T) {
 	}
 	if doc := h.segment(vid, 1); len(doc.Items) != 1 || doc.Items[0].ID != a.ID || h.danmakuCount(vid) != 1 {
 		t.Fatalf("an anonymous request changed the danmaku: %+v, counter %d", doc.Items, h.danmakuCount(vid))
+	}
+}
+
+// With a key, the sender hash cannot be had by hashing known user ids (they are public), yet
+// stays the same for one user, so players can still group or block a sender.
+func TestKeyedSenderHashesCannotBeLinkedToUserIDs(t *testing.T) {
+	key := []byte("a sender key of thirty-two bytes")
+	h := newHarness(t, func(c *Config) { c.SenderKey = key })
+	vid := h.video("owner")
+	h.post("alice", vid, map[string]any{"time_ms": 1000, "text": "one"})
+	h.post("alice", vid, map[string]any{"time_ms": 2000, "text": "two"})
+	_, body := h.call("GET", "/api/v1/videos/"+vid+"/danmaku.xml", "", nil)
+	var doc xmlDoc
+	if err := xml.Unmarshal(body, &doc); err != nil || len(doc.D) != 2 {
+		t.Fatalf("%v %s", err, body)
+	}
+	senders := map[string]bool{}
+	for _, d := range doc.D {
+		senders[strings.Split(d.P, ",")[6]] = true
+	}
+	bare := fmt.Sprintf("%08x", crc32.ChecksumIEEE([]byte("alice")))
+	if len(senders) != 1 || senders[bare] || !senders[h.svc.Sender("alice")] || len(h.svc.Sender("alice")) != 8 {
+		t.Fatalf("senders %v (the bare CRC32 is %s)", senders, bare)
+	}
+	other := newHarness(t, func(c *Config) { c.SenderKey = []byte("another key, also thirty-two b..") })
+	if other.svc.Sender("alice") == h.svc.Sender("alice") {
+		t.Fatal("two keys give one hash")
 	}
 }

@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"vodfc.dev/vodfc/auth"
 )
 
 // ConfigFromEnv reads the posting rules a deployment may tune: DANMAKU_COOLDOWN (a duration,
-// default 5s) and DANMAKU_DAILY_QUOTA (per user per day, default 300). The caller adds the
-// engagement service and the logger.
+// default 5s) and DANMAKU_DAILY_QUOTA (per user per day, default 300), and the key of the
+// sender hashes, DANMAKU_SENDER_KEY (required). The caller adds the engagement service and
+// the logger.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	var c Config
 	var errs []error
@@ -27,5 +30,10 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		}
 		c.DailyQuota = n
 	}
+	key, err := auth.ParseSecretKey(getenv("DANMAKU_SENDER_KEY"), 16)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("DANMAKU_SENDER_KEY: %v (base64 of 32 random bytes: head -c 32 /dev/urandom | base64)", err))
+	}
+	c.SenderKey = key
 	return c, errors.Join(errs...)
 }

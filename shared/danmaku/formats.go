@@ -26,7 +26,7 @@ type Item struct {
 // Item renders d for JSON outputs.
 func (d *Danmaku) Item() Item {
 	return Item{ID: strconv.FormatInt(d.ID, 10), TimeMS: d.TimeMS, Text: d.Text, Mode: d.Mode,
-		Color: fmt.Sprintf("#%06x", d.Color), Size: d.Size, Sender: Sender(d.UserID), CreatedAt: d.CreatedAt}
+		Color: fmt.Sprintf("#%06x", d.Color), Size: d.Size, Sender: d.Sender, CreatedAt: d.CreatedAt}
 }
 
 // SegmentDoc is the JSON of one segment.
@@ -80,7 +80,7 @@ func RenderXML(videoID string, maxLimit int, ds []*Danmaku) []byte {
 	fmt.Fprintf(&b, "</chatid><mission>0</mission><maxlimit>%d</maxlimit><state>0</state><real_name>0</real_name><source>k-v</source>", maxLimit)
 	for _, d := range ds {
 		fmt.Fprintf(&b, `<d p="%.5f,%d,%d,%d,%d,0,%s,%d">`, float64(d.TimeMS)/1000, biliMode(d.Mode), biliSize(d.Size), d.Color,
-			d.CreatedAt.Unix(), Sender(d.UserID), d.ID)
+			d.CreatedAt.Unix(), d.Sender, d.ID)
 		_ = xml.EscapeText(&b, []byte(d.Text))
 		b.WriteString("</d>")
 	}
@@ -116,7 +116,7 @@ func modeOfDPlayer(t int) (Mode, bool) {
 func RenderDPlayer(ds []*Danmaku) []byte {
 	data := make([][5]any, len(ds))
 	for i, d := range ds {
-		data[i] = [5]any{float64(d.TimeMS) / 1000, dplayerType(d.Mode), d.Color, html.EscapeString(Sender(d.UserID)), html.EscapeString(d.Text)}
+		data[i] = [5]any{float64(d.TimeMS) / 1000, dplayerType(d.Mode), d.Color, html.EscapeString(d.Sender), html.EscapeString(d.Text)}
 	}
 	b, _ := json.Marshal(struct {
 		Code int      `json:"code"`

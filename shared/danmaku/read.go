@@ -17,7 +17,7 @@ import (
 func fromRow(r *tablestore.Row) *Danmaku {
 	return &Danmaku{ID: r.Key.Int("danmaku_id"), VideoID: r.Key.Str("video_id"), TimeMS: r.Key.Int("time_ms"),
 		Text: r.Str(colText), Mode: Mode(r.Str(colMode)), Color: int(r.Int(colColor)), Size: Size(r.Str(colSize)),
-		UserID: r.Str(colUser), CreatedAt: time.UnixMilli(r.Int(colCreatedAt)).UTC(), Hidden: r.Bool(colHidden)}
+		UserID: r.Str(colUser), Sender: r.Str(colSender), CreatedAt: time.UnixMilli(r.Int(colCreatedAt)).UTC(), Hidden: r.Bool(colHidden)}
 }
 
 var visible = []tablestore.Pred{tablestore.Eq(colHidden, false)}

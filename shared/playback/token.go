@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"vodfc.dev/vodfc"
+	"vodfc.dev/vodfc/auth"
 )
 
 // Token is what a playback URL grants: one viewer (anonymous when Viewer is "") of one tier
@@ -41,18 +42,7 @@ type Tokens struct {
 
 // ParseKey reads a key as the local cloud and deployments write it: base64 (URL or standard
 // alphabet, padded or not) of at least MinKeyBytes random bytes.
-func ParseKey(s string) ([]byte, error) {
-	s = strings.TrimSpace(s)
-	for _, enc := range []*base64.Encoding{base64.RawURLEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.StdEncoding} {
-		if b, err := enc.DecodeString(s); err == nil {
-			if len(b) < MinKeyBytes {
-				return nil, fmt.Errorf("the key has %d bytes; want at least %d", len(b), MinKeyBytes)
-			}
-			return b, nil
-		}
-	}
-	return nil, errors.New("the key is not base64")
-}
+func ParseKey(s string) ([]byte, error) { return auth.ParseSecretKey(s, MinKeyBytes) }
 
 // NewTokens returns a signer over key (at least MinKeyBytes bytes).
 func NewTokens(key []byte) (*Tokens, error) {

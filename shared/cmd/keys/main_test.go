@@ -8,6 +8,7 @@ import (
 
 	"vodfc.dev/vodfc"
 	"vodfc.dev/vodfc/auth"
+	"vodfc.dev/vodfc/danmaku"
 	"vodfc.dev/vodfc/playback"
 )
 
@@ -42,6 +43,9 @@ func TestPrintedSecretsLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := playback.ParseKey(env["PLAYBACK_TOKEN_KEY"]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := danmaku.ConfigFromEnv(getenv); err != nil {
 		t.Fatal(err)
 	}
 }
