@@ -53,7 +53,7 @@ func (a *Auth) handleRegister(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err := a.Register(r.Context(), RegisterInput{Email: in.Email, Password: in.Password, Nickname: in.Nickname,
-		ClientIP: ClientIP(r, a.proxyHops)})
+		ClientIP: httpapi.ClientIP(r, a.proxyHops)})
 	if err != nil {
 		httpapi.WriteError(w, r, err)
 		return
@@ -69,7 +69,7 @@ func (a *Auth) handleVerify(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &in) {
 		return
 	}
-	s, err := a.Verify(r.Context(), in.Email, in.Code, ClientIP(r, a.proxyHops))
+	s, err := a.Verify(r.Context(), in.Email, in.Code, httpapi.ClientIP(r, a.proxyHops))
 	if err != nil {
 		httpapi.WriteError(w, r, err)
 		return
@@ -84,7 +84,7 @@ func (a *Auth) handleResend(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &in) {
 		return
 	}
-	if err := a.Resend(r.Context(), in.Email, ClientIP(r, a.proxyHops)); err != nil {
+	if err := a.Resend(r.Context(), in.Email, httpapi.ClientIP(r, a.proxyHops)); err != nil {
 		httpapi.WriteError(w, r, err)
 		return
 	}
@@ -99,7 +99,7 @@ func (a *Auth) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &in) {
 		return
 	}
-	s, err := a.Login(r.Context(), in.Email, in.Password, ClientIP(r, a.proxyHops))
+	s, err := a.Login(r.Context(), in.Email, in.Password, httpapi.ClientIP(r, a.proxyHops))
 	if err != nil {
 		httpapi.WriteError(w, r, err)
 		return
@@ -151,7 +151,7 @@ func (a *Auth) handleForgot(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &in) {
 		return
 	}
-	if err := a.ForgotPassword(r.Context(), in.Email, ClientIP(r, a.proxyHops)); err != nil {
+	if err := a.ForgotPassword(r.Context(), in.Email, httpapi.ClientIP(r, a.proxyHops)); err != nil {
 		httpapi.WriteError(w, r, err)
 		return
 	}
@@ -167,7 +167,7 @@ func (a *Auth) handleReset(w http.ResponseWriter, r *http.Request) {
 	if !decode(w, r, &in) {
 		return
 	}
-	if err := a.ResetPassword(r.Context(), in.Email, in.Code, in.NewPassword, ClientIP(r, a.proxyHops)); err != nil {
+	if err := a.ResetPassword(r.Context(), in.Email, in.Code, in.NewPassword, httpapi.ClientIP(r, a.proxyHops)); err != nil {
 		httpapi.WriteError(w, r, err)
 		return
 	}
