@@ -71,16 +71,8 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		}
 	}
 	cfg.AdminEmails = accounts.ParseAdminEmails(getenv("ADMIN_EMAILS"))
-	cfg.ProxyHops = 0
-	if runtime.Detect(getenv) == runtime.PlatformFCCustom {
-		cfg.ProxyHops = 1
-	}
-	if v := getenv("TRUSTED_PROXY_HOPS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || n > 10 {
-			errs = append(errs, fmt.Errorf("TRUSTED_PROXY_HOPS=%q: want a number of proxies, 0 to 10", v))
-		}
-		cfg.ProxyHops = n
+	if cfg.ProxyHops, err = httpapi.ProxyHopsFromEnv(getenv); err != nil {
+		errs = append(errs, err)
 	}
 	cfg.HashConcurrency = goruntime.GOMAXPROCS(0)
 	if v := getenv("PASSWORD_HASH_CONCURRENCY"); v != "" {

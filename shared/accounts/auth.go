@@ -31,7 +31,7 @@ type AuthConfig struct {
 	AdminEmails []string
 	// Policy holds lifetimes and limits; DefaultPolicy when zero.
 	Policy Policy
-	// ProxyHops says which X-Forwarded-For entry is the client (see ClientIP).
+	// ProxyHops says which X-Forwarded-For entry is the client (see httpapi.ClientIP).
 	ProxyHops int
 	// Now replaces the clock in tests.
 	Now func() time.Time

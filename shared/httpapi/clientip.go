@@ -1,10 +1,14 @@
 package httpapi
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
+
+	"vodfc.dev/vodfc/runtime"
 )
 
 // ClientIP returns the address of the client that sent r, as the platform saw it, for limits.
@@ -52,4 +56,23 @@ func remoteIP(remoteAddr string) netip.Addr {
 	}
 	a, _ := netip.ParseAddr(host)
 	return a
+}
+
+// ProxyHopsFromEnv reads TRUSTED_PROXY_HOPS, the number of proxies in front of the function
+// that append to X-Forwarded-For (see ClientIP): by default 1 under FC's custom runtime, whose
+// front end forwards HTTP triggers (the local cloud's fcemu does the same), and 0 elsewhere,
+// where the platform hands the address over in the event.
+func ProxyHopsFromEnv(getenv func(string) string) (int, error) {
+	v := getenv("TRUSTED_PROXY_HOPS")
+	if v == "" {
+		if runtime.Detect(getenv) == runtime.PlatformFCCustom {
+			return 1, nil
+		}
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > 10 {
+		return 0, fmt.Errorf("TRUSTED_PROXY_HOPS=%q: want a number of proxies, 0 to 10", v)
+	}
+	return n, nil
 }

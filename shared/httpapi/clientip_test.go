@@ -37,3 +37,22 @@ func TestClientIP(t *testing.T) {
 		}
 	}
 }
+
+func TestProxyHopsFromEnv(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want int
+		bad  bool
+	}{
+		{map[string]string{}, 0, false},                         // dev mode: RemoteAddr is the client
+		{map[string]string{"FC_SERVER_PORT": "9000"}, 1, false}, // FC's front end appends the client
+		{map[string]string{"FC_SERVER_PORT": "9000", "TRUSTED_PROXY_HOPS": "2"}, 2, false},
+		{map[string]string{"TRUSTED_PROXY_HOPS": "-1"}, 0, true},
+		{map[string]string{"TRUSTED_PROXY_HOPS": "many"}, 0, true},
+	} {
+		got, err := ProxyHopsFromEnv(func(k string) string { return tc.env[k] })
+		if (err != nil) != tc.bad || !tc.bad && got != tc.want {
+			t.Errorf("%v: %d %v, want %d (bad %v)", tc.env, got, err, tc.want, tc.bad)
+		}
+	}
+}
