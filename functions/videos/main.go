@@ -39,7 +39,8 @@ type config struct {
 	videos      videos.Config
 	playback    playback.Env
 	danmaku     danmaku.Config
-	tiering     tiering.Policy // TIERING_RESTORE_DAYS: how long a restore for a viewer lasts
+	views       engagement.Config // TRUSTED_PROXY_HOPS, VIEWS_PER_ADDRESS (the views route is here)
+	tiering     tiering.Policy    // TIERING_RESTORE_DAYS: how long a restore for a viewer lasts
 	verifier    *auth.Verifier
 	corsOrigins []string
 }
@@ -66,6 +67,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	if c.danmaku, err = danmaku.ConfigFromEnv(getenv); err != nil {
 		errs = append(errs, err)
 	}
+	if err := engagement.LoadViewEnv(getenv, &c.views); err != nil {
+		errs = append(errs, err)
+	}
 	if c.tiering, err = tiering.PolicyFromEnv(getenv); err != nil {
 		errs = append(errs, err)
 	}
@@ -78,7 +82,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 
 // newRouter wires the features into the HTTP API.
 func newRouter(c config, db *tablestore.Client, media *oss.Store, rdb *redis.Client) (*httpapi.Router, error) {
-	eng, err := engagement.New(engagement.Config{Tablestore: c.tables, Redis: rdb, Log: slog.Default()})
+	ec := c.views
+	ec.Tablestore, ec.Redis, ec.Log = c.tables, rdb, slog.Default()
+	eng, err := engagement.New(ec)
 	if err != nil {
 		return nil, err
 	}

@@ -302,7 +302,11 @@ func (s *Service) handleView(w http.ResponseWriter, r *http.Request) {
 		httpapi.WriteError(w, r, err)
 		return
 	}
-	st, err := s.Heartbeat(r.Context(), userOf(r), r.PathValue("id"), in)
+	address := ""
+	if s.cfg.ViewsPerAddress > 0 {
+		address = httpapi.ClientIP(r, s.cfg.ProxyHops)
+	}
+	st, err := s.Heartbeat(r.Context(), userOf(r), address, r.PathValue("id"), in)
 	if err != nil {
 		httpapi.WriteError(w, r, err)
 		return

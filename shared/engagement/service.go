@@ -3,10 +3,13 @@ package engagement
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"strconv"
 	"sync/atomic"
 	"time"
 
+	"vodfc.dev/vodfc/httpapi"
 	"vodfc.dev/vodfc/redis"
 	"vodfc.dev/vodfc/runtime"
 	"vodfc.dev/vodfc/tablestore"
@@ -26,9 +29,14 @@ type Config struct {
 	// exceed the longest time an HTTP function can run (its s.yaml timeout) plus the storage
 	// client's retry budget; default 2 minutes.
 	DeadAfter time.Duration
-	// Views: a view counts once per viewer per ViewWindow after ViewMinWatch (10 s, 1 h).
-	ViewMinWatch time.Duration
-	ViewWindow   time.Duration
+	// Views: a view counts once per viewer per ViewWindow after ViewMinWatch (10 s, 1 h), and
+	// the anonymous sessions of one client address add at most ViewsPerAddress views of a
+	// video per ViewWindow (20; negative: no cap), found behind ProxyHops trusted proxies
+	// (httpapi.ClientIP; LoadViewEnv reads both).
+	ViewMinWatch    time.Duration
+	ViewWindow      time.Duration
+	ViewsPerAddress int
+	ProxyHops       int
 	// CountsTTL bounds how long cached counters live without a write refreshing them (60 s).
 	CountsTTL time.Duration
 	// MaxFolders per user (50) and MaxFolderEntries per folder (1000).
@@ -53,6 +61,12 @@ func (c *Config) defaults() {
 	}
 	if c.ViewWindow <= 0 {
 		c.ViewWindow = time.Hour
+	}
+	switch {
+	case c.ViewsPerAddress == 0:
+		c.ViewsPerAddress = 20
+	case c.ViewsPerAddress < 0:
+		c.ViewsPerAddress = 0
 	}
 	if c.CountsTTL <= 0 {
 		c.CountsTTL = time.Minute
@@ -126,7 +140,7 @@ func New(cfg Config) (*Service, error) {
 	s.Ledger.Register(FolderCount, CounterDef{Owner: rowOwner{db: s.db, table: tablestore.FavFolders.Name, key: folderKey},
 		Col: colCount, Count: s.countFolder})
 	s.Ledger.RegisterTask(taskFolderDelete, s.resumeFolderDelete)
-	s.views = newViewBatcher(s.rdb, redis.ViewRule{MinWatch: cfg.ViewMinWatch, Window: cfg.ViewWindow}, s.now, s.log)
+	s.views = newViewBatcher(s.rdb, redis.ViewRule{MinWatch: cfg.ViewMinWatch, Window: cfg.ViewWindow, MaxPerSource: cfg.ViewsPerAddress}, s.now, s.log)
 	return s, nil
 }
 
@@ -173,4 +187,25 @@ func (s *Service) Tally(ctx context.Context, videoID, column string, delta int64
 	if err := s.rdb.AddTallies(ctx, redis.Tally{VideoID: videoID, Day: day(s.now()), Column: column, Delta: delta}); err != nil {
 		s.log.WarnContext(ctx, "daily tally lost", "video", videoID, "column", column, "err", err)
 	}
+}
+
+// LoadViewEnv reads what a deployment tunes of view counting into c: TRUSTED_PROXY_HOPS (see
+// httpapi.ProxyHopsFromEnv) and VIEWS_PER_ADDRESS, the views anonymous sessions of one client
+// address may add to a video per hour (default 20; -1 for no cap, for audiences behind one
+// NAT). It names every problem at once.
+func LoadViewEnv(getenv func(string) string, c *Config) error {
+	var errs []error
+	hops, err := httpapi.ProxyHopsFromEnv(getenv)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	c.ProxyHops = hops
+	if v := getenv("VIEWS_PER_ADDRESS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n == 0 || n < -1 {
+			errs = append(errs, fmt.Errorf("VIEWS_PER_ADDRESS=%q: want a number of views per hour, or -1 for no cap", v))
+		}
+		c.ViewsPerAddress = n
+	}
+	return errors.Join(errs...)
 }

@@ -30,14 +30,16 @@ type ViewInput struct {
 type ViewState struct {
 	// Counted is true once this viewer's view of the video counts in the current window.
 	Counted bool `json:"counted"`
-	// State is "started", "watching", "counted" (just now) or "already_counted".
+	// State is "started", "watching", "counted" (just now), "already_counted", or "capped" (the
+	// window ended uncounted: this address's anonymous sessions already added their share).
 	State string `json:"state"`
 }
 
 var sessionIDPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{8,64}$`)
 
-// Heartbeat records that a player is still playing videoID at PositionS.
-func (s *Service) Heartbeat(ctx context.Context, userID, videoID string, in ViewInput) (ViewState, error) {
+// Heartbeat records that a player is still playing videoID at PositionS. address is the
+// client's, for the cap on anonymous sessions; "" leaves them uncapped.
+func (s *Service) Heartbeat(ctx context.Context, userID, address, videoID string, in ViewInput) (ViewState, error) {
 	if !sessionIDPattern.MatchString(in.SessionID) {
 		return ViewState{}, &vodfc.Error{Kind: vodfc.KindInvalid, Code: "invalid_session_id",
 			Message: "session_id is 8 to 64 letters, digits, '-' or '_'", Fields: map[string]string{"session_id": "malformed"}}
@@ -51,11 +53,11 @@ func (s *Service) Heartbeat(ctx context.Context, userID, videoID string, in View
 		return ViewState{}, &vodfc.Error{Kind: vodfc.KindInvalid, Code: "invalid_position",
 			Message: "position_s is the playback position in seconds, within the video", Fields: map[string]string{"position_s": "out of range"}}
 	}
-	viewer := "s:" + in.SessionID
+	hb := redis.Heartbeat{VideoID: videoID, Viewer: "s:" + in.SessionID, Day: day(s.now()), Source: address}
 	if userID != "" {
-		viewer = "u:" + userID // one view per person, whatever the device
+		hb.Viewer, hb.Source = "u:"+userID, "" // one view per person, whatever the device
 	}
-	res, err := s.views.do(ctx, redis.Heartbeat{VideoID: videoID, Viewer: viewer, Day: day(s.now())})
+	res, err := s.views.do(ctx, hb)
 	if err != nil {
 		return ViewState{}, storageErr(err)
 	}
@@ -66,6 +68,8 @@ func (s *Service) Heartbeat(ctx context.Context, userID, videoID string, in View
 		return ViewState{State: "watching"}, nil
 	case redis.HeartbeatCounted:
 		return ViewState{Counted: true, State: "counted"}, nil
+	case redis.HeartbeatCapped:
+		return ViewState{State: "capped"}, nil
 	}
 	return ViewState{Counted: true, State: "already_counted"}, nil
 }
@@ -243,7 +247,8 @@ func (c *windowCache) learn(hbs []redis.Heartbeat, res []redis.HeartbeatWindow, 
 		if r.StartMS == 0 {
 			continue
 		}
-		w := knownWindow{startMS: r.StartMS, counted: r.Result == redis.HeartbeatCounted || r.Result == redis.HeartbeatAlreadyCounted}
+		w := knownWindow{startMS: r.StartMS, counted: r.Result == redis.HeartbeatCounted || r.Result == redis.HeartbeatAlreadyCounted ||
+			r.Result == redis.HeartbeatCapped}
 		k := windowKey(hbs[i])
 		if !c.useful(w, nowMS) {
 			delete(c.m, k)

@@ -124,13 +124,13 @@ func TestFlushAppliesEachBatchOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, _ = h.svc.Heartbeat(ctx, "", vids[i%30], ViewInput{SessionID: fmt.Sprintf("sess-%04d", i), PositionS: ptr(0.0)})
+			_, _ = h.svc.Heartbeat(ctx, "", "", vids[i%30], ViewInput{SessionID: fmt.Sprintf("sess-%04d", i), PositionS: ptr(0.0)})
 		}()
 	}
 	wg.Wait()
 	h.advance(10 * time.Second)
 	for i := range 300 {
-		st, err := h.svc.Heartbeat(ctx, "", vids[i%30], ViewInput{SessionID: fmt.Sprintf("sess-%04d", i), PositionS: ptr(10.0)})
+		st, err := h.svc.Heartbeat(ctx, "", "", vids[i%30], ViewInput{SessionID: fmt.Sprintf("sess-%04d", i), PositionS: ptr(10.0)})
 		if err != nil || st.State != "counted" {
 			t.Fatalf("heartbeat %d: %+v %v", i, st, err)
 		}
@@ -327,5 +327,44 @@ func TestInstancesRememberingWindowsCountEachViewOnce(t *testing.T) {
 	}
 	if rep, err := h.svc.Flush(ctx); err != nil || rep.Views != 12 {
 		t.Fatalf("flush: %+v %v", rep, err)
+	}
+}
+
+// One address cannot inflate a video's views by minting anonymous sessions: past
+// ViewsPerAddress an hour its sessions end "capped"; signed-in viewers count as ever.
+func TestAnonymousSessionsOfOneAddressAreCapped(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.ViewsPerAddress = 2 })
+	vid := h.video("owner")
+	for i := range 4 {
+		h.beat("", vid, fmt.Sprintf("minted-%04d", i), 0)
+	}
+	h.beat("carol", vid, "carol-phone", 0)
+	h.advance(10 * time.Second)
+	states := map[string]int{}
+	for i := range 4 {
+		states[h.beat("", vid, fmt.Sprintf("minted-%04d", i), 10).State]++
+	}
+	if states["counted"] != 2 || states["capped"] != 2 {
+		t.Fatalf("anonymous sessions of one address: %v", states)
+	}
+	if st := h.beat("carol", vid, "carol-phone", 10); st.State != "counted" {
+		t.Fatalf("a signed-in viewer: %+v", st)
+	}
+	if rep, err := h.svc.Flush(context.Background()); err != nil || rep.Views != 3 {
+		t.Fatalf("flush: %+v %v", rep, err)
+	}
+}
+
+func TestLoadViewEnvNamesBadValues(t *testing.T) {
+	for _, bad := range []map[string]string{{"VIEWS_PER_ADDRESS": "0"}, {"VIEWS_PER_ADDRESS": "lots"}, {"TRUSTED_PROXY_HOPS": "-2"}} {
+		var c Config
+		if err := LoadViewEnv(func(k string) string { return bad[k] }, &c); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+	var c Config
+	env := map[string]string{"VIEWS_PER_ADDRESS": "-1", "TRUSTED_PROXY_HOPS": "2"}
+	if err := LoadViewEnv(func(k string) string { return env[k] }, &c); err != nil || c.ViewsPerAddress != -1 || c.ProxyHops != 2 {
+		t.Fatalf("%+v %v", c, err)
 	}
 }

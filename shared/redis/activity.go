@@ -19,8 +19,8 @@ import (
 // the rows a batch was applied to can remember it and a re-run applies nothing twice.
 //
 // Keys (after the client prefix): act:pending (hash), act:batch:{id} (hash), act:batches
-// (sorted set of batch ids), act:lastbatch, and one act:seen:{video}:{viewer} string per viewer
-// and hour. The batch names are built inside the rotation script, so these structures need a
+// (sorted set of batch ids), act:lastbatch, one act:seen:{video}:{viewer} string per viewer
+// and hour, and one act:src:{video}:{source} counter per anonymous source that counted a view. The batch names are built inside the rotation script, so these structures need a
 // non-cluster Redis (Tair standard edition or a replica set), which is what s.yaml deploys.
 const (
 	keyPending   = "act:pending"
@@ -28,6 +28,7 @@ const (
 	keyLastBatch = "act:lastbatch"
 	prefixBatch  = "act:batch:"
 	prefixSeen   = "act:seen:"
+	prefixSource = "act:src:"
 )
 
 // Heartbeat is one "still watching" signal of a player.
@@ -38,6 +39,10 @@ type Heartbeat struct {
 	Viewer string
 	// Day is the UTC day (yyyymmdd) a view counted now belongs to.
 	Day int
+	// Source is where an anonymous viewer's heartbeat came from (its client address), whose
+	// views of one video ViewRule.MaxPerSource caps; empty for a signed-in viewer, who is one
+	// viewer however many sessions they open.
+	Source string
 }
 
 // HeartbeatResult says what one heartbeat did.
@@ -52,12 +57,18 @@ const (
 	HeartbeatCounted
 	// HeartbeatAlreadyCounted is inside a window whose view was counted before.
 	HeartbeatAlreadyCounted
+	// HeartbeatCapped reached the minimum watch time, but its source had already added
+	// MaxPerSource views of the video in this window: the window is closed uncounted.
+	HeartbeatCapped
 )
 
-// ViewRule is when a view counts: once per viewer and video per Window, after MinWatch.
+// ViewRule is when a view counts: once per viewer and video per Window, after MinWatch, and at
+// most MaxPerSource times per Window for the anonymous sessions of one source (0: no cap), so
+// that a script minting session ids cannot inflate a video's views.
 type ViewRule struct {
-	MinWatch time.Duration
-	Window   time.Duration
+	MinWatch     time.Duration
+	Window       time.Duration
+	MaxPerSource int
 }
 
 // A viewer's window key holds the time (ms) of the window's first heartbeat until the view
@@ -68,9 +79,18 @@ type ViewRule struct {
 // compare-and-set of its window key to "c" together with the tally, so two heartbeats of the
 // same viewer crossing at once count one view. Those go in one second pipeline. Keeping the
 // start after "c" lets a caller know when a counted window ends without asking again.
+//
+// A capped source's tally of the window (KEYS[3], ARGV[3] the cap, ARGV[4] the window in ms)
+// is counted in the same script: the view is closed either way, and added only under the cap.
 var countViewScript = goredis.NewScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], 'c' .. ARGV[1], 'KEEPTTL')
+local cap = tonumber(ARGV[3])
+if cap > 0 then
+  local n = redis.call('INCR', KEYS[3])
+  if n == 1 then redis.call('PEXPIRE', KEYS[3], ARGV[4]) end
+  if n > cap then return 2 end
+end
 redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
 return 1
 `)
@@ -152,8 +172,12 @@ func (c *Client) HeartbeatWindows(ctx context.Context, rule ViewRule, now time.T
 			if pipe == nil {
 				pipe = c.rdb.Pipeline()
 			}
-			steps = append(steps, step{i: i, count: countViewScript.Eval(ctx, pipe, []string{keys[i], c.key(keyPending)}, s,
-				TallyField(hbs[i].VideoID, hbs[i].Day, "views"))})
+			source, limit := keys[i], 0 // the window's own key stands in when nothing is capped
+			if hbs[i].Source != "" && rule.MaxPerSource > 0 {
+				source, limit = c.key(prefixSource+hbs[i].VideoID+":"+hbs[i].Source), rule.MaxPerSource
+			}
+			steps = append(steps, step{i: i, count: countViewScript.Eval(ctx, pipe, []string{keys[i], c.key(keyPending), source}, s,
+				TallyField(hbs[i].VideoID, hbs[i].Day, "views"), limit, rule.Window.Milliseconds())})
 		}
 	}
 	if pipe == nil {
@@ -167,9 +191,13 @@ func (c *Client) HeartbeatWindows(ctx context.Context, rule ViewRule, now time.T
 			// 0: another heartbeat of the same viewer counted the view a moment ago (or the
 			// window ended and began again): which window this was is not known.
 			out[st.i] = HeartbeatWindow{Result: HeartbeatAlreadyCounted}
-			if n, _ := st.count.Int64(); n == 1 {
+			switch n, _ := st.count.Int64(); n {
+			case 1:
 				_, first := windowStart(vals[st.i].(string))
 				out[st.i] = HeartbeatWindow{HeartbeatCounted, first}
+			case 2:
+				_, first := windowStart(vals[st.i].(string))
+				out[st.i] = HeartbeatWindow{HeartbeatCapped, first}
 			}
 			continue
 		}

@@ -225,3 +225,67 @@ func TestClaimKeepsTheFirstValue(t *testing.T) {
 		t.Fatalf("second: %q %v", v, ok)
 	}
 }
+
+// The anonymous sessions of one source add at most MaxPerSource views of a video per window;
+// other sources, other videos and signed-in viewers are not held back.
+func TestAnonymousViewsAreCappedPerSource(t *testing.T) {
+	ctx := context.Background()
+	c, clk := newTestClient(t)
+	capped := ViewRule{MinWatch: 10 * time.Second, Window: time.Hour, MaxPerSource: 2}
+	var hbs []Heartbeat
+	for i := range 5 {
+		hbs = append(hbs, Heartbeat{VideoID: "v1", Viewer: fmt.Sprintf("s:bot-%d", i), Day: 20261126, Source: "198.51.100.7"})
+	}
+	hbs = append(hbs,
+		Heartbeat{VideoID: "v1", Viewer: "s:neighbour", Day: 20261126, Source: "203.0.113.9"},
+		Heartbeat{VideoID: "v2", Viewer: "s:bot-0", Day: 20261126, Source: "198.51.100.7"},
+		Heartbeat{VideoID: "v1", Viewer: "u:alice", Day: 20261126})
+	if _, err := c.Heartbeats(ctx, capped, clk.now, hbs); err != nil {
+		t.Fatal(err)
+	}
+	advance(clk, 10*time.Second)
+	res, err := c.Heartbeats(ctx, capped, clk.now, hbs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counted, held := 0, 0
+	for _, r := range res[:5] {
+		switch r {
+		case HeartbeatCounted:
+			counted++
+		case HeartbeatCapped:
+			held++
+		}
+	}
+	if counted != 2 || held != 3 || res[5] != HeartbeatCounted || res[6] != HeartbeatCounted || res[7] != HeartbeatCounted {
+		t.Fatalf("results %v", res)
+	}
+	// A capped window is closed: its next heartbeats count nothing either.
+	advance(clk, time.Minute)
+	if res, _ := c.Heartbeats(ctx, capped, clk.now, hbs[:5]); res[0] != HeartbeatAlreadyCounted {
+		t.Fatalf("later: %v", res)
+	}
+	id, _ := c.RotateTallies(ctx)
+	got, err := c.ReadBatch(ctx, id)
+	if err != nil || got[TallyField("v1", 20261126, "views")] != 4 || got[TallyField("v2", 20261126, "views")] != 1 {
+		t.Fatalf("batch: %v %v", got, err)
+	}
+	// The next window, the source may add views again.
+	advance(clk, time.Hour)
+	c.Heartbeats(ctx, capped, clk.now, hbs[:5])
+	advance(clk, 10*time.Second)
+	res, _ = c.Heartbeats(ctx, capped, clk.now, hbs[:5])
+	if n := countOf(res, HeartbeatCounted); n != 2 {
+		t.Fatalf("next hour: %v", res)
+	}
+}
+
+func countOf(rs []HeartbeatResult, w HeartbeatResult) int {
+	n := 0
+	for _, r := range rs {
+		if r == w {
+			n++
+		}
+	}
+	return n
+}
