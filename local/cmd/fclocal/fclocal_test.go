@@ -13,11 +13,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"vodfc.dev/local/clock"
+	"vodfc.dev/local/cloud"
 )
 
 // fclocal is the command under test, built once.
@@ -91,7 +91,7 @@ func TestUpServesThenStopsOnInterrupt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr syncBuffer
+	var stderr cloud.Log // shared by the child's stderr copier and the test
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -190,24 +190,6 @@ func TestUpServesThenStopsOnInterrupt(t *testing.T) {
 	if _, err := http.Get(gw[1] + "/_local/health"); err == nil {
 		t.Error("the gateway still answers after fclocal up exited")
 	}
-}
-
-// syncBuffer is a bytes.Buffer the child's stderr copier and the test may share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestInvokeStartsACloudForOneFunction(t *testing.T) {
