@@ -6,12 +6,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
-	"sync/atomic"
 	"time"
 
 	"vodfc.dev/vodfc/danmaku"
@@ -31,12 +28,10 @@ type config struct {
 	// DeadAfter is when an intent's request is surely dead (INTENT_DEAD_AFTER, default 2m): more
 	// than the HTTP functions' timeout plus the storage retry budget.
 	DeadAfter time.Duration
-	// ClockURL is the local cloud's shiftable clock (FCLOCAL_CLOCK_URL, local only).
-	ClockURL string
 }
 
 func loadConfig() (config, error) {
-	c := config{Budget: 100 * time.Second, DeadAfter: 2 * time.Minute, ClockURL: os.Getenv("FCLOCAL_CLOCK_URL")}
+	c := config{Budget: 100 * time.Second, DeadAfter: 2 * time.Minute}
 	var err error
 	if c.Tablestore, err = tablestore.ConfigFromEnv(); err != nil {
 		return c, err
@@ -60,9 +55,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, "rollup: configuration:", err)
 		os.Exit(1)
 	}
-	clock := newClock(cfg.ClockURL)
 	eng, err := engagement.New(engagement.Config{Tablestore: cfg.Tablestore, Redis: redis.New(cfg.Redis), Log: slog.Default(),
-		DeadAfter: cfg.DeadAfter, Now: clock.now})
+		DeadAfter: cfg.DeadAfter}) // its clock is runtime.Now, the local cloud's when there is one
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "rollup:", err)
 		os.Exit(1)
@@ -78,42 +72,8 @@ func main() {
 			ctx, cancel = context.WithTimeout(ctx, cfg.Budget)
 			defer cancel()
 		}
-		clock.sync(ctx)
 		rep, err := eng.Rollup(ctx)
 		slog.InfoContext(ctx, "rollup finished", "trigger", ev.Trigger, "flush", rep.Flush, "repair", rep.Repair, "err", err)
 		return err
 	})
-}
-
-// clock is time.Now, shifted by the local cloud's clock offset when one is configured, so that
-// moving the local clock forward ages intents as it ages everything else.
-type clock struct {
-	url    string
-	offset atomic.Int64 // nanoseconds
-}
-
-func newClock(url string) *clock { return &clock{url: url} }
-
-func (c *clock) now() time.Time { return time.Now().Add(time.Duration(c.offset.Load())) }
-
-func (c *clock) sync(ctx context.Context) {
-	if c.url == "" {
-		return
-	}
-	req, _ := http.NewRequestWithContext(ctx, "GET", c.url, nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		slog.WarnContext(ctx, "reading the local clock failed", "err", err)
-		return
-	}
-	defer resp.Body.Close()
-	var v struct {
-		Now string `json:"now"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
-		return
-	}
-	if t, err := time.Parse(time.RFC3339Nano, v.Now); err == nil {
-		c.offset.Store(int64(time.Until(t)))
-	}
 }

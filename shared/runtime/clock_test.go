@@ -1,6 +1,8 @@
 package runtime
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -36,5 +38,18 @@ func TestNowFollowsTheLocalCloudForwardOnly(t *testing.T) {
 	send(local, "")
 	if d := ahead(); d < 59*time.Minute {
 		t.Fatalf("the clock went back to %v ahead", d)
+	}
+}
+
+// A go1 function reads the local cloud's clock from its console before each invocation.
+func TestSyncLocalClockReadsTheConsole(t *testing.T) {
+	t.Cleanup(func() { localOffset.Store(0) })
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `{"now":%q,"offset":"1h0m0s"}`, time.Now().Add(time.Hour).UTC().Format(time.RFC3339Nano))
+	}))
+	defer srv.Close()
+	syncLocalClock(context.Background(), srv.URL)
+	if d := time.Until(Now()); d < 59*time.Minute || d > 61*time.Minute {
+		t.Fatalf("after reading a clock an hour ahead, Now is %v ahead", d)
 	}
 }

@@ -113,7 +113,14 @@ func runGo1(f *Function) error {
 	}()
 	// The handler's type is a plain func: the SDK's Start reflects on it and passes the raw
 	// payload through because its parameter is []byte.
-	fc.Start(f.InvokeGo1)
+	handler := f.InvokeGo1
+	if url := os.Getenv("FCLOCAL_CLOCK_URL"); os.Getenv("FCLOCAL") == "1" && url != "" {
+		handler = func(ctx context.Context, payload []byte) (json.RawMessage, error) {
+			syncLocalClock(ctx, url) // see Now
+			return f.InvokeGo1(ctx, payload)
+		}
+	}
+	fc.Start(handler)
 	return fmt.Errorf("fc-runtime-go-sdk returned")
 }
 
